@@ -1,0 +1,41 @@
+import { pino, type Logger, type DestinationStream } from 'pino';
+import { REDACT_PATHS } from './events.js';
+
+export type { Logger } from 'pino';
+
+export interface AuditLoggerOptions {
+  /** File to append to; undefined = stderr. */
+  readonly path?: string | undefined;
+  /** @default 'info' */
+  readonly level?: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/**
+ * Creates the audit logger. Writes are buffered (no fsync per event) and flushed on a clean stop
+ * by `closeAuditLogger`; the destination is created if missing and appended to, never truncated.
+ */
+export function createAuditLogger(opts: AuditLoggerOptions = {}): { logger: Logger; close(): Promise<void> } {
+  const dest: DestinationStream & { flushSync?: () => void; end?: () => void } =
+    opts.path === undefined
+      ? pino.destination({ dest: 2, sync: true })
+      : pino.destination({ dest: opts.path, sync: false, mkdir: true, append: true, minLength: 4096 });
+  const logger = pino(
+    {
+      level: opts.level ?? 'info',
+      base: { service: 'subagent-guard' },
+      redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    dest,
+  );
+  return {
+    logger,
+    close: () =>
+      new Promise<void>((resolve) => {
+        logger.flush(() => {
+          resolve();
+        });
+      }),
+  };
+}

@@ -1,0 +1,21 @@
+/** What a CLI command may touch: its arguments, its output streams, its environment. */
+export interface CliIo {
+  readonly stdout: { write(chunk: string): unknown };
+  readonly stderr: { write(chunk: string): unknown };
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  /** Resolves when the user asks to stop (SIGINT/SIGTERM); long-running commands await it. */
+  readonly stopSignal: Promise<void>;
+}
+
+/** Exit codes shared by every command. */
+export const ExitCode = {
+  Ok: 0,
+  /** The thing checked is invalid / a check failed. */
+  Failed: 1,
+  /** Wrong usage or an I/O error (file missing, port busy). */
+  Usage: 2,
+} as const;
+
+/** A subcommand: parses its own argv (after the subcommand name) and returns an exit code. */
+export type Command = (argv: readonly string[], io: CliIo) => Promise<number>;

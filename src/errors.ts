@@ -1,0 +1,126 @@
+/**
+ * The error model: one base class, one subclass per area, one registry of stable codes.
+ *
+ * Codes are `SG_<AREA>_<DETAIL>`; once released a code is never renamed or reused.
+ * `docs/errors.md` lists every code with its meaning and how to fix it; a test keeps both in sync.
+ *
+ * A policy *denial* is not an exception: it is a `Decision` and an audit event. Errors are for
+ * bad input, unavailable capabilities and broken peers.
+ */
+
+/** Every error code this package can produce, with a one-line meaning. */
+export const ErrorCodes = {
+  SG_CONFIG_INVALID: 'The configuration does not validate; `issues` lists every problem with its JSON path.',
+  SG_CONFIG_READ: 'The configuration file could not be read or parsed as JSON/JSON5.',
+  SG_SPAWN_DENIED: 'A spawn was refused by the spawn quotas (`reason` says which).',
+  SG_ISOLATION_UNAVAILABLE: 'The requested isolation level is not available on this machine.',
+  SG_ORCHESTRATOR_CLOSED: 'The orchestrator was closed; no more spawns are accepted.',
+  SG_GATEWAY_INVALID_OPTIONS: 'createEgressGateway or register() received invalid options.',
+  SG_GATEWAY_LISTEN: 'The egress gateway could not listen on the requested address.',
+  SG_GATEWAY_CLOSED: 'The egress gateway was closed.',
+  SG_GATEWAY_DUPLICATE_ID: 'register() was called with an id that is already registered.',
+  SG_IPC_PROTOCOL: 'A message on the subagent IPC channel was malformed, oversized or unexpected.',
+  SG_TOOL_ARGS_INVALID: "A tool call's arguments do not match the tool's input schema.",
+  SG_TOOL_FAILED: 'A tool handler threw or rejected.',
+  SG_TOOL_UNKNOWN: 'A tool definition is missing or invalid.',
+  SG_SUBAGENT_FAILED: 'The subagent program threw, crashed or exited without a result.',
+  SG_SUBAGENT_OUTPUT: 'The subagent returned a value that is not JSON-serialisable or is too large.',
+  SG_USAGE: 'The command line was used incorrectly.',
+} as const;
+
+/** A stable error code. */
+export type ErrorCode = keyof typeof ErrorCodes;
+
+/** Base class of every error thrown by subagent-guard. */
+export class GuardError extends Error {
+  /** Stable machine-readable code, `SG_*`. */
+  readonly code: ErrorCode;
+  /** Log-safe structured details (never contains secrets). */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown; details?: Record<string, unknown> },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.details = options?.details === undefined ? undefined : Object.freeze({ ...options.details });
+  }
+}
+
+/** One problem found in a configuration. */
+export interface ConfigIssue {
+  /** JSON pointer to the offending value, e.g. `/agents/worker/network/allowed_domains/0`. */
+  readonly path: string;
+  /** What is wrong and what is expected. Never contains secrets. */
+  readonly message: string;
+}
+
+/** The configuration is invalid; `issues` carries every problem found, not just the first. */
+export class ConfigError extends GuardError {
+  readonly issues: readonly ConfigIssue[];
+  /** Where the configuration came from (a file path or a caller-supplied label). */
+  readonly source: string | undefined;
+
+  constructor(issues: readonly ConfigIssue[], options?: { source?: string; cause?: unknown }) {
+    const where = options?.source === undefined ? 'configuration' : options.source;
+    const lines = issues.map((i) => `  ${i.path === '' ? '/' : i.path}: ${i.message}`);
+    super(
+      'SG_CONFIG_INVALID',
+      `${where} is invalid (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines.join('\n')}`,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.issues = Object.freeze(issues.map((i) => Object.freeze({ ...i })));
+    this.source = options?.source;
+  }
+}
+
+/** The configuration file could not be read or parsed. */
+export class ConfigReadError extends GuardError {
+  constructor(message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super('SG_CONFIG_READ', message, options);
+  }
+}
+
+/** Why a spawn was refused before anything was launched. */
+export type SpawnDeniedReason =
+  | 'unknown_agent'
+  | 'agent_not_allowed'
+  | 'depth_exceeded'
+  | 'children_exceeded'
+  | 'rate_exceeded'
+  | 'queue_full';
+
+/** A spawn was refused synchronously by the spawn quotas. */
+export class SpawnDeniedError extends GuardError {
+  readonly reason: SpawnDeniedReason;
+  constructor(reason: SpawnDeniedReason, message: string, details?: Record<string, unknown>) {
+    super('SG_SPAWN_DENIED', message, details === undefined ? undefined : { details: { reason, ...details } });
+    this.reason = reason;
+  }
+}
+
+/** Errors raised by the egress gateway's API (not denials: those are decisions). */
+export class GatewayError extends GuardError {}
+
+/** Errors raised by the spawner (isolation unavailable, closed orchestrator, ...). */
+export class SpawnerError extends GuardError {}
+
+/** A subagent broke the IPC protocol. */
+export class IpcProtocolError extends GuardError {
+  constructor(message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super('SG_IPC_PROTOCOL', message, options);
+  }
+}
+
+/** Errors raised by the tool broker (bad arguments, failing handler, bad definition). */
+export class ToolError extends GuardError {}
+
+/** Wrong command-line usage. */
+export class UsageError extends GuardError {
+  constructor(message: string) {
+    super('SG_USAGE', message);
+  }
+}

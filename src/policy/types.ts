@@ -1,0 +1,54 @@
+/**
+ * Decision types of the policy engine. A denial is a value, not an exception; every decision
+ * carries an enumerated `reason` and the `rule` that produced it (for the audit log).
+ */
+
+export interface Decision<R extends string = string> {
+  readonly allow: boolean;
+  readonly reason: R;
+  /** The rule that decided (a pattern, CIDR, port, or a built-in range name), or null for defaults. */
+  readonly rule: string | null;
+}
+
+export type ToolDecisionReason = 'allowed' | 'denied_by_rule' | 'not_allowed';
+export type ToolDecision = Decision<ToolDecisionReason>;
+
+/** Classes an IP address can fall in. Only `public` is allowed without an exception. */
+export type AddressClass =
+  | 'public'
+  | 'unspecified' // 0.0.0.0/8, ::
+  | 'loopback' // 127/8, ::1
+  | 'private' // 10/8, 172.16/12, 192.168/16, fc00::/7
+  | 'shared' // 100.64/10 (CGNAT)
+  | 'link_local' // 169.254/16, fe80::/10
+  | 'site_local' // fec0::/10 (deprecated)
+  | 'metadata' // cloud metadata endpoints: never allowed, not even by allowed_cidrs
+  | 'multicast' // 224/4, ff00::/8
+  | 'broadcast' // 255.255.255.255
+  | 'reserved' // 240/4, 192.0.0/24, 100::/64 (discard), 2001::/23 (IETF protocol assignments)
+  | 'documentation' // 192.0.2/24, 198.51.100/24, 203.0.113/24, 2001:db8::/32
+  | 'benchmarking' // 198.18/15
+  | 'relay' // 192.88.99/24 (6to4 anycast relay)
+  | 'gateway'; // the egress gateway's own listen address(es)
+
+export interface AddressClassification {
+  /** Canonical text of the address as classified (embedded IPv4 is unwrapped). */
+  readonly address: string;
+  readonly family: 4 | 6;
+  readonly class: AddressClass;
+  /** Name of the range that matched, e.g. `10.0.0.0/8` or `nat64(64:ff9b::/96)->169.254.0.0/16`. */
+  readonly range: string | null;
+  /** For IPv6 with an embedded IPv4 (mapped, compatible, NAT64, 6to4, Teredo): that IPv4. */
+  readonly embeddedIpv4: string | undefined;
+}
+
+export type EgressDecisionReason =
+  | 'allowed'
+  | 'scheme_not_allowed'
+  | 'port_blocked'
+  | 'port_not_allowed'
+  | 'host_invalid'
+  | 'host_not_allowed'
+  | 'address_prohibited'
+  | 'metadata_prohibited'
+  | 'no_network';

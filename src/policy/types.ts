@@ -52,3 +52,6 @@ export type EgressDecisionReason =
   | 'address_prohibited'
   | 'metadata_prohibited'
   | 'no_network';
+
+/** A policy decision about an egress target or its resolved addresses. */
+export type EgressDecision = Decision<EgressDecisionReason>;

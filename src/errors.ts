@@ -15,10 +15,14 @@ export const ErrorCodes = {
   SG_SPAWN_DENIED: 'A spawn was refused by the spawn quotas (`reason` says which).',
   SG_ISOLATION_UNAVAILABLE: 'The requested isolation level is not available on this machine.',
   SG_ORCHESTRATOR_CLOSED: 'The orchestrator was closed; no more spawns are accepted.',
+  SG_ORCHESTRATOR_INVALID_OPTIONS: 'createOrchestrator received invalid options (config, tools, isolation).',
+  SG_SPAWN_INVALID_REQUEST: 'spawn() received an invalid request (missing entry, task not JSON-serialisable, bad names).',
   SG_GATEWAY_INVALID_OPTIONS: 'createEgressGateway or register() received invalid options.',
   SG_GATEWAY_LISTEN: 'The egress gateway could not listen on the requested address.',
   SG_GATEWAY_CLOSED: 'The egress gateway was closed.',
   SG_GATEWAY_DUPLICATE_ID: 'register() was called with an id that is already registered.',
+  SG_SANDBOX_ENTRY: 'The subagent entry is missing, not absolute, or in a location the sandbox cannot expose safely.',
+  SG_SANDBOX_LAUNCH: 'The sandbox could not be set up or the child process could not be started.',
   SG_IPC_PROTOCOL: 'A message on the subagent IPC channel was malformed, oversized or unexpected.',
   SG_TOOL_ARGS_INVALID: "A tool call's arguments do not match the tool's input schema.",
   SG_TOOL_FAILED: 'A tool handler threw or rejected.',
@@ -26,6 +30,7 @@ export const ErrorCodes = {
   SG_SUBAGENT_FAILED: 'The subagent program threw, crashed or exited without a result.',
   SG_SUBAGENT_OUTPUT: 'The subagent returned a value that is not JSON-serialisable or is too large.',
   SG_USAGE: 'The command line was used incorrectly.',
+  SG_POLICY_INVALID: 'A policy engine object was built from invalid or non-canonical rules.',
 } as const;
 
 /** A stable error code. */

@@ -83,6 +83,7 @@ export interface AgentConfig {
   readonly notes: Readonly<Record<string, unknown>>;
 }
 
+/** The embedded egress gateway's settings. */
 export interface GatewayConfig {
   /** `host:port` the embedded gateway listens on. @default '127.0.0.1:0' */
   readonly listen: { readonly host: string; readonly port: number };
@@ -102,6 +103,7 @@ export interface GatewayConfig {
   readonly maxRequestsPerSecond: number;
 }
 
+/** Where audit events go. */
 export interface AuditConfig {
   /** File the audit log is appended to; undefined = stderr. */
   readonly path: string | undefined;

@@ -1,0 +1,21 @@
+/**
+ * The egress gateway: a per-subagent authenticated filtering forward proxy (HTTP, CONNECT,
+ * WebSocket). See docs/gateway.md.
+ */
+export { createEgressGateway } from './gateway.js';
+export { systemResolver } from './resolve.js';
+export { PROXY_NAME } from './status.js';
+export { validateProxy, type ProxyCheck } from './validate.js';
+export type {
+  EgressDecision,
+  EgressEvent,
+  EgressGateway,
+  EgressGatewayOptions,
+  EgressUsage,
+  GatewayReason,
+  NetworkSection,
+  ProxyCredential,
+  RegisterOptions,
+  Resolver,
+  UpstreamSpec,
+} from './types.js';

@@ -1,0 +1,98 @@
+/**
+ * The HTTP server side: one node:http server per listener (the TCP listener and each per-subagent
+ * Unix listener), wired to the three request handlers.
+ *
+ * node's strict parser already refuses obs-fold, invalid header tokens, conflicting
+ * Content-Length/Transfer-Encoding, bare LF and invalid request targets (they surface as
+ * 'clientError' and are answered 400 here). What it lets through but we must not (duplicate Host
+ * or Proxy-Authorization, odd Transfer-Encoding, HTTP/0.9) is refused in the pipeline.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { handleConnect } from './connect.js';
+import type { GatewayCore, ListenerScope } from './core.js';
+import type { PinnedAgent } from './forward-agent.js';
+import { handleHttp } from './http-forward.js';
+import type { Registration } from './registration.js';
+import { sendRefusal, writeRawRefusal } from './status.js';
+import { handleUpgrade } from './websocket.js';
+
+/** Settings of a listener. */
+export interface ListenerSettings {
+  readonly maxHeaderSize: number;
+  readonly headersTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+}
+
+/** Creates a (not yet listening) server for one listener. `connections` collects every socket. */
+export function createListener(
+  core: GatewayCore,
+  scope: ListenerScope,
+  agentFor: (reg: Registration) => PinnedAgent,
+  settings: ListenerSettings,
+  connections: Set<Duplex>,
+): Server {
+  const server = createServer({
+    maxHeaderSize: settings.maxHeaderSize,
+    insecureHTTPParser: false,
+    requireHostHeader: false,
+    joinDuplicateHeaders: false,
+    headersTimeout: settings.headersTimeoutMs,
+    // Large uploads may legitimately take long; stalls are caught by the idle timeout instead.
+    requestTimeout: 0,
+    keepAliveTimeout: 5_000,
+  });
+  server.timeout = settings.idleTimeoutMs;
+
+  const internal = (err: unknown, answer: () => void): void => {
+    core.audit.event(
+      'gateway.error',
+      { err: err instanceof Error ? err.message : String(err) },
+      'handler failed',
+      'warn',
+    );
+    try {
+      answer();
+    } catch {
+      // The socket is already gone; nothing else to answer.
+    }
+  };
+
+  const onRequest = (expectContinue: boolean) => (req: IncomingMessage, res: ServerResponse) => {
+    handleHttp(core, req, res, scope, agentFor, expectContinue).catch((err: unknown) => {
+      internal(err, () => {
+        sendRefusal(res, 'internal_error', { close: true });
+      });
+    });
+  };
+  server.on('request', onRequest(false));
+  server.on('checkContinue', onRequest(true));
+  server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    handleConnect(core, req, socket, head, scope).catch((err: unknown) => {
+      internal(err, () => {
+        writeRawRefusal(socket, 'internal_error');
+      });
+    });
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    handleUpgrade(core, req, socket, head, scope).catch((err: unknown) => {
+      internal(err, () => {
+        writeRawRefusal(socket, 'internal_error');
+      });
+    });
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const code = err.code ?? '';
+    if (code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    core.refuse(null, { method: '', host: '', port: 0, reason: 'bad_request', rule: null });
+    writeRawRefusal(socket, 'bad_request');
+  });
+  server.on('connection', (socket: Duplex) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+  });
+  return server;
+}

@@ -1,0 +1,192 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import { createEgressGateway, type ProxyCredential } from '../../src/gateway/index.js';
+import { GatewayError } from '../../src/errors.js';
+import { basic, openTunnel, rawExchange } from '../helpers/gateway.js';
+import { startBench, type Bench } from '../helpers/gateway-fixture.js';
+
+function get(b: Bench, auth: string, path = '/echo'): Promise<Awaited<ReturnType<typeof rawExchange>>> {
+  return rawExchange(
+    b.port,
+    `GET http://api.allowed.test:${b.originPort}${path} HTTP/1.1\r\nProxy-Authorization: ${auth}\r\nConnection: close\r\n\r\n`,
+  );
+}
+
+function authOf(c: ProxyCredential): string {
+  return basic(c.username, c.password);
+}
+
+void describe('egress gateway limits', () => {
+  let b: Bench;
+  const limits: { id: string; kind: string }[] = [];
+  before(async () => {
+    b = await startBench({
+      gateway: { maxRequestsPerSecond: 1000, maxTunnelsPerSubagent: 1, maxTunnels: 3 },
+    });
+  });
+  after(async () => {
+    await b.close();
+    assert.equal(b.trapHits(), 0);
+  });
+
+  const net = (b: Bench, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    allowed_domains: ['api.allowed.test'],
+    allowed_ports: [b.originPort],
+    allowed_cidrs: ['127.0.0.2/32'],
+    ...extra,
+  });
+
+  void test('refuses requests beyond the per-credential rate with 429 rate_limited', async () => {
+    const gw = await createEgressGateway({ logger: pino({ level: 'silent' }), maxRequestsPerSecond: 1 });
+    try {
+      const c = gw.register({ id: 'rate', network: { allowed_domains: ['evil-not-used.test'] } });
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const r = await rawExchange(
+          gw.address.port,
+          `CONNECT x.test:443 HTTP/1.1\r\nProxy-Authorization: ${authOf(c)}\r\n\r\n`,
+        );
+        statuses.push(r.status);
+      }
+      assert.deepEqual(statuses.slice(0, 2), [403, 403]);
+      assert.ok(statuses.slice(2).includes(429), statuses.join(','));
+    } finally {
+      await gw.close();
+    }
+  });
+
+  void test('refuses a second tunnel beyond maxTunnelsPerSubagent with 429 tunnel_limit', async () => {
+    const s = await openTunnel(b.port, `api.allowed.test:${b.originPort}`, b.auth);
+    const r = await rawExchange(
+      b.port,
+      `CONNECT api.allowed.test:${b.originPort} HTTP/1.1\r\nProxy-Authorization: ${b.auth}\r\n\r\n`,
+    );
+    assert.equal(r.status, 429);
+    assert.match(r.headers['proxy-status'] ?? '', /connection_limit_reached; details="tunnel_limit"/);
+    s.destroy();
+  });
+
+  void test('refuses the request beyond limits.maxApiCalls with 429 and calls onLimit once', async () => {
+    const c = b.gw.register({
+      id: 'calls',
+      network: net(b),
+      limits: { maxApiCalls: 2 },
+      onLimit: (kind) => limits.push({ id: 'calls', kind }),
+    });
+    assert.equal((await get(b, authOf(c))).status, 200);
+    assert.equal((await get(b, authOf(c))).status, 200);
+    const r = await get(b, authOf(c));
+    assert.equal(r.status, 429);
+    assert.match(r.headers['proxy-status'] ?? '', /api_calls_exceeded/);
+    assert.deepEqual(
+      limits.filter((l) => l.id === 'calls'),
+      [{ id: 'calls', kind: 'api_calls' }],
+    );
+    b.gw.revoke('calls');
+  });
+
+  void test('refuses a request when countRequest says no, before any DNS query', async () => {
+    const c = b.gw.register({ id: 'budget', network: net(b), countRequest: () => false });
+    const calls = b.resolverCalls.length;
+    const r = await get(b, authOf(c));
+    assert.equal(r.status, 429);
+    assert.equal(b.resolverCalls.length, calls);
+    b.gw.revoke('budget');
+  });
+
+  void test('cuts a transfer at the egress byte cap, calls onLimit, and refuses later requests', async () => {
+    const c = b.gw.register({
+      id: 'bytes',
+      network: net(b, { max_egress_bytes: 5000 }),
+      onLimit: (kind) => limits.push({ id: 'bytes', kind }),
+    });
+    const r = await get(b, authOf(c), '/bytes?n=100000');
+    assert.ok(r.body.length < 100000, 'the body crossed the cap');
+    assert.ok(b.gw.usage('bytes').bytesIn <= 5000);
+    assert.deepEqual(
+      limits.filter((l) => l.id === 'bytes'),
+      [{ id: 'bytes', kind: 'egress_bytes' }],
+    );
+    const again = await get(b, authOf(c));
+    assert.equal(again.status, 429);
+    assert.match(again.headers['proxy-status'] ?? '', /egress_bytes_exceeded/);
+    b.gw.revoke('bytes');
+  });
+
+  void test('with log_all_traffic false logs denials and close summaries but not allowed decisions', async () => {
+    const c = b.gw.register({ id: 'quiet', network: net(b, { log_all_traffic: false }) });
+    assert.equal((await get(b, authOf(c))).status, 200);
+    await rawExchange(b.port, `CONNECT evil.test:443 HTTP/1.1\r\nProxy-Authorization: ${authOf(c)}\r\n\r\n`);
+    const recs = b.log.records().filter((r) => r.subagentId === 'quiet');
+    assert.equal(recs.filter((r) => r.event === 'egress.decision' && r.decision === 'allow').length, 0);
+    assert.equal(recs.filter((r) => r.event === 'egress.decision' && r.decision === 'deny').length, 1);
+    assert.equal(recs.filter((r) => r.event === 'egress.close').length, 1);
+    b.gw.revoke('quiet');
+  });
+
+  void test('accepts the normalised network model of a loaded config', async () => {
+    const c = b.gw.register({
+      id: 'normalised',
+      network: {
+        egressOnly: true,
+        allowedDomains: ['api.allowed.test'],
+        blockedPorts: [],
+        allowedPorts: [b.originPort],
+        allowedCidrs: ['127.0.0.2/32'],
+        logAllTraffic: true,
+        maxEgressBytes: 1000000,
+      },
+    });
+    assert.equal((await get(b, authOf(c))).status, 200);
+    b.gw.revoke('normalised');
+  });
+
+  void test('rejects invalid registrations with stable codes', () => {
+    const cases: [string, () => unknown, string][] = [
+      ['bad id', () => b.gw.register({ id: 'a b', network: {} }), 'SG_GATEWAY_INVALID_OPTIONS'],
+      ['duplicate id', () => b.gw.register({ id: b.id, network: {} }), 'SG_GATEWAY_DUPLICATE_ID'],
+      [
+        'over-broad domain',
+        () => b.gw.register({ id: 'x1', network: { allowed_domains: ['*'] } }),
+        'SG_GATEWAY_INVALID_OPTIONS',
+      ],
+      [
+        'unknown key',
+        () => b.gw.register({ id: 'x2', network: { allowed_domain: ['a.test'] } }),
+        'SG_GATEWAY_INVALID_OPTIONS',
+      ],
+      [
+        'https upstream',
+        () => b.gw.register({ id: 'x3', network: {}, upstream: 'https://u:p@127.0.0.1:1' }),
+        'SG_GATEWAY_INVALID_OPTIONS',
+      ],
+    ];
+    for (const [name, fn, code] of cases) {
+      assert.throws(fn, (e: unknown) => e instanceof GatewayError && e.code === code, name);
+    }
+    try {
+      b.gw.register({ id: 'x4', network: {}, upstream: 'http://user:hunter2@127.0.0.1:1/path' });
+      assert.fail('accepted an upstream URL with a path');
+    } catch (e) {
+      assert.ok(e instanceof GatewayError);
+      assert.ok(!e.message.includes('hunter2'), 'the upstream password leaked into an error message');
+    }
+  });
+
+  void test('refuses a non-loopback listen address unless forced', async () => {
+    await assert.rejects(
+      createEgressGateway({ host: '0.0.0.0', logger: pino({ level: 'silent' }) }),
+      (e: unknown) => e instanceof GatewayError && e.code === 'SG_GATEWAY_LISTEN',
+    );
+  });
+
+  void test('refuses registrations after close', async () => {
+    const gw = await createEgressGateway({ logger: pino({ level: 'silent' }) });
+    await gw.close();
+    assert.throws(
+      () => gw.register({ id: 'late', network: {} }),
+      (e: unknown) => e instanceof GatewayError && e.code === 'SG_GATEWAY_CLOSED',
+    );
+  });
+});

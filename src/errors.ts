@@ -16,12 +16,14 @@ export const ErrorCodes = {
   SG_ISOLATION_UNAVAILABLE: 'The requested isolation level is not available on this machine.',
   SG_ORCHESTRATOR_CLOSED: 'The orchestrator was closed; no more spawns are accepted.',
   SG_ORCHESTRATOR_INVALID_OPTIONS: 'createOrchestrator received invalid options (config, tools, isolation).',
-  SG_SPAWN_INVALID_REQUEST: 'spawn() received an invalid request (missing entry, task not JSON-serialisable, bad names).',
+  SG_SPAWN_INVALID_REQUEST:
+    'spawn() received an invalid request (missing entry, task not JSON-serialisable, bad names).',
   SG_GATEWAY_INVALID_OPTIONS: 'createEgressGateway or register() received invalid options.',
   SG_GATEWAY_LISTEN: 'The egress gateway could not listen on the requested address.',
   SG_GATEWAY_CLOSED: 'The egress gateway was closed.',
   SG_GATEWAY_DUPLICATE_ID: 'register() was called with an id that is already registered.',
-  SG_SANDBOX_ENTRY: 'The subagent entry is missing, not absolute, or in a location the sandbox cannot expose safely.',
+  SG_SANDBOX_ENTRY:
+    'The subagent entry is missing, not absolute, or in a location the sandbox cannot expose safely.',
   SG_SANDBOX_LAUNCH: 'The sandbox could not be set up or the child process could not be started.',
   SG_IPC_PROTOCOL: 'A message on the subagent IPC channel was malformed, oversized or unexpected.',
   SG_TOOL_ARGS_INVALID: "A tool call's arguments do not match the tool's input schema.",
@@ -102,7 +104,11 @@ export type SpawnDeniedReason =
 export class SpawnDeniedError extends GuardError {
   readonly reason: SpawnDeniedReason;
   constructor(reason: SpawnDeniedReason, message: string, details?: Record<string, unknown>) {
-    super('SG_SPAWN_DENIED', message, details === undefined ? undefined : { details: { reason, ...details } });
+    super(
+      'SG_SPAWN_DENIED',
+      message,
+      details === undefined ? undefined : { details: { reason, ...details } },
+    );
     this.reason = reason;
   }
 }

@@ -10,6 +10,8 @@ export const AuditEvent = {
   /** A spawn was accepted (agent, parent, isolation level) or refused. */
   Spawn: 'subagent.spawn',
   SpawnDenied: 'subagent.spawn_denied',
+  /** A line the subagent logged through ctx.log (size-capped). */
+  SubagentLog: 'subagent.log',
   /** A tool call decision (allowed or denied) by the broker. */
   ToolDecision: 'tool.decision',
   /** A tool call finished (ok or error), with its metered cost. */

@@ -65,7 +65,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       io.stderr.write(`subagent-guard ${name}: ${err.message} [${err.code}]\n`);
       return err.code === 'SG_CONFIG_INVALID' ? ExitCode.Failed : ExitCode.Usage;
     }
-    const detail = io.env['SUBAGENT_GUARD_DEBUG'] === '1' && err instanceof Error ? `\n${err.stack ?? ''}` : '';
+    const detail =
+      io.env['SUBAGENT_GUARD_DEBUG'] === '1' && err instanceof Error ? `\n${err.stack ?? ''}` : '';
     io.stderr.write(
       `subagent-guard ${name}: internal error: ${err instanceof Error ? err.message : String(err)}${detail}\n`,
     );
@@ -98,7 +99,13 @@ if (isMain()) {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), stopSignal };
+  const io: CliIo = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    stopSignal,
+  };
   main(process.argv.slice(2), io).then(
     (code) => {
       process.exitCode = code;

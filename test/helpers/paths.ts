@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 function findRoot(start: string): string {
   let dir = start;
-  while (!existsSync(join(dir, 'package.json')) || existsSync(join(dir, 'tsconfig.test.json')) === false) {
+  while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'tsconfig.test.json'))) {
     const up = dirname(dir);
     if (up === dir) throw new Error(`no package root above ${start}`);
     dir = up;

@@ -1,0 +1,83 @@
+/**
+ * subagent-guard: run untrusted AI-agent work in security-proxy subagents.
+ *
+ * Public API (the contract): configuration loading, the orchestrator that spawns isolated
+ * subagents, the egress gateway, and the error classes. The child-side helper `defineSubagent`
+ * lives in the `subagent-guard/runtime` subpath.
+ */
+
+// Configuration
+export {
+  loadConfig,
+  parseConfig,
+  parseNetworkSection,
+  formatConfigSummary,
+  redactUrl,
+} from './config/index.js';
+export type {
+  AgentConfig,
+  AuditConfig,
+  Constraints,
+  GatewayConfig,
+  GuardConfig,
+  IgnoredKey,
+  NetworkPolicy,
+  SpawnPolicy,
+  ToolsPolicy,
+  UpstreamProxy,
+} from './config/index.js';
+
+// Orchestrator (spawner)
+export { createOrchestrator, TERMINATION_REASONS } from './spawner/index.js';
+export type {
+  IsolationLevel,
+  Orchestrator,
+  OrchestratorOptions,
+  Outcome,
+  OutcomeCommon,
+  SpawnRequest,
+  SubagentHandle,
+  SubagentInfo,
+  TerminationReason,
+  ToolContext,
+  ToolDefinition,
+  Usage,
+} from './spawner/index.js';
+
+// Egress gateway
+export { createEgressGateway, validateProxy } from './gateway/index.js';
+export type {
+  EgressDecision,
+  EgressEvent,
+  EgressGateway,
+  EgressGatewayOptions,
+  EgressUsage,
+  GatewayReason,
+  NetworkSection,
+  ProxyCheck,
+  ProxyCredential,
+  RegisterOptions,
+  Resolver,
+} from './gateway/index.js';
+
+// Policy decisions (pure; useful for dry-runs and custom tooling)
+export { ToolAcl, HostAcl, EgressPolicy, classifyAddress, parseHost } from './policy/index.js';
+export type { AddressClass, AddressClassification, Decision, ToolDecision } from './policy/index.js';
+
+// Audit
+export { AuditEvent } from './audit/events.js';
+export type { AuditEventName } from './audit/events.js';
+
+// Errors
+export {
+  ErrorCodes,
+  GuardError,
+  ConfigError,
+  ConfigReadError,
+  SpawnDeniedError,
+  GatewayError,
+  SpawnerError,
+  IpcProtocolError,
+  ToolError,
+} from './errors.js';
+export type { ErrorCode, ConfigIssue, SpawnDeniedReason } from './errors.js';

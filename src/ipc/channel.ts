@@ -1,0 +1,166 @@
+/**
+ * A validated, framed message channel over any duplex byte stream.
+ *
+ * Incoming frames are decoded by `FrameDecoder` and validated with the given zod schema; the
+ * first broken frame or invalid message poisons the channel: it emits a single `error`
+ * (IpcProtocolError), delivers nothing more, and destroys the stream. The parent maps that error
+ * to `protocol_violation`; the child simply exits.
+ */
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { IpcProtocolError } from '../errors.js';
+import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, encodeFrame } from './framing.js';
+
+/**
+ * What the channel needs from a schema: zod's `safeParse` shape. Structural, so the child runtime
+ * can use a hand-written validator and never load zod (startup cost on every spawn).
+ */
+export interface MessageValidator<T> {
+  safeParse(
+    value: unknown,
+  ):
+    | { success: true; data: T }
+    | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
+}
+
+/** Options of an {@link IpcChannel}. */
+export interface IpcChannelOptions<In> {
+  /** Schema every incoming message must satisfy (a zod schema or any {@link MessageValidator}). */
+  readonly schema: MessageValidator<In>;
+  /** Largest frame body accepted or sent, bytes. @default 1048576 */
+  readonly maxFrameBytes?: number;
+}
+
+/** Events of an {@link IpcChannel}. */
+export interface IpcChannelEvents<In> {
+  /** One validated message. */
+  message: [msg: In];
+  /** The peer broke the protocol (IpcProtocolError) or the stream failed. Emitted at most once. */
+  error: [err: Error];
+  /** The stream closed (after `error`, after the peer hung up, or after `close()`). Emitted once. */
+  close: [];
+}
+
+/** Summarises zod issues for an error message without echoing values (they may be secrets or huge). */
+function describeIssues(error: {
+  issues: readonly { path: readonly PropertyKey[]; message: string }[];
+}): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length === 0 ? '/' : '/' + i.path.map(String).join('/')}: ${i.message}`)
+    .join('; ');
+}
+
+/**
+ * Framed, schema-validated messages over a duplex stream.
+ *
+ * @example
+ * const ch = createParentChannel(sandbox.channel);
+ * ch.on('message', (m) => { if (m.type === 'ready') ch.send({ type: 'start', ... }); });
+ * ch.on('error', (err) => terminate('protocol_violation', err.message));
+ */
+export class IpcChannel<In, Out> extends EventEmitter<IpcChannelEvents<In>> {
+  readonly #stream: Duplex;
+  readonly #schema: MessageValidator<In>;
+  readonly #maxFrameBytes: number;
+  readonly #decoder: FrameDecoder;
+  #failed = false;
+  #closed = false;
+  #received = 0;
+
+  constructor(stream: Duplex, opts: IpcChannelOptions<In>) {
+    super();
+    this.#stream = stream;
+    this.#schema = opts.schema;
+    this.#maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.#decoder = new FrameDecoder({ maxFrameBytes: this.#maxFrameBytes });
+    stream.on('data', (chunk: Buffer | string) => {
+      this.#onData(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
+    });
+    stream.on('error', (err: Error) => {
+      this.#fail(err);
+    });
+    stream.on('close', () => {
+      this.#onClose();
+    });
+    // 'end' without 'close' happens on half-open sockets (allowHalfOpen); treat it as the end.
+    stream.on('end', () => {
+      this.#onClose();
+    });
+  }
+
+  /** True once the channel failed or closed; `send` is then a no-op returning false. */
+  get closed(): boolean {
+    return this.#closed || this.#failed;
+  }
+
+  /** Number of valid messages delivered so far. */
+  get received(): number {
+    return this.#received;
+  }
+
+  /**
+   * Sends one message. Returns false if the channel is closed (nothing is sent).
+   *
+   * @throws IpcProtocolError if the message cannot be framed (not JSON, larger than maxFrameBytes).
+   */
+  send(msg: Out): boolean {
+    if (this.closed || this.#stream.destroyed || this.#stream.writableEnded) return false;
+    const frame = encodeFrame(msg, this.#maxFrameBytes);
+    this.#stream.write(frame);
+    return true;
+  }
+
+  /** Ends the stream after pending writes flush. */
+  close(): void {
+    if (!this.#stream.destroyed && !this.#stream.writableEnded) this.#stream.end();
+  }
+
+  /** Destroys the stream immediately. */
+  destroy(): void {
+    this.#stream.destroy();
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#failed) return;
+    let values: unknown[];
+    try {
+      values = this.#decoder.push(chunk);
+    } catch (err) {
+      this.#fail(err instanceof Error ? err : new IpcProtocolError('IPC decoding failed', { cause: err }));
+      return;
+    }
+    for (const value of values) {
+      const parsed = this.#schema.safeParse(value);
+      if (!parsed.success) {
+        const type =
+          typeof value === 'object' && value !== null && 'type' in value && typeof value.type === 'string'
+            ? value.type.slice(0, 64)
+            : '?';
+        this.#fail(
+          new IpcProtocolError(`invalid IPC message (type "${type}"): ${describeIssues(parsed.error)}`, {
+            details: { type },
+          }),
+        );
+        return;
+      }
+      this.#received += 1;
+      this.emit('message', parsed.data);
+      // A listener may have failed the channel; later messages in the same chunk are dropped.
+      if (this.closed) return;
+    }
+  }
+
+  #fail(err: Error): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    this.#stream.destroy();
+  }
+
+  #onClose(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.emit('close');
+  }
+}

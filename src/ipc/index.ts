@@ -1,0 +1,19 @@
+/**
+ * The IPC protocol between the spawner and a subagent's runtime: length-prefixed JSON frames over
+ * any duplex stream, validated with zod on receipt.
+ */
+export {
+  DEFAULT_MAX_FRAME_BYTES,
+  FRAME_HEADER_BYTES,
+  FrameDecoder,
+  decodeFrameBody,
+  encodeFrame,
+} from './framing.js';
+export {
+  IpcChannel,
+  type IpcChannelEvents,
+  type IpcChannelOptions,
+  type MessageValidator,
+} from './channel.js';
+export { createChildChannel, createParentChannel } from './endpoints.js';
+export * from './messages.js';

@@ -1,0 +1,162 @@
+/**
+ * The program the launcher runs inside the sandbox: `node [permission flags] bootstrap.js <entry>`.
+ *
+ * It opens fd 3 as the IPC stream, says `ready`, waits for `start` (no user code is loaded before
+ * that, so the parent can finish setting up the sandbox first), routes egress through the
+ * gateway, imports the entry, runs its default export and sends exactly one `result`. Then it
+ * exits: nothing the subagent left running survives it.
+ */
+import net from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { IpcChannel } from '../ipc/channel.js';
+import { encodeFrame } from '../ipc/framing.js';
+import { MAX_TEXT_LENGTH } from '../ipc/limits.js';
+import type { ChildMessage, ParentMessage, StartMessage } from '../ipc/messages.js';
+import { ParentClient } from './client.js';
+import { setupEgress } from './egress.js';
+import { parentMessageValidator } from './parent-messages.js';
+import type { SubagentFunction } from './types.js';
+
+const entry = process.argv[2];
+const socket = new net.Socket({ fd: 3, readable: true, writable: true });
+const channel = new IpcChannel<ParentMessage, ChildMessage>(socket, { schema: parentMessageValidator });
+const client = new ParentClient(channel);
+let finished = false;
+let started = false;
+
+const stringify: (value: unknown) => string | undefined = JSON.stringify;
+
+/** `ERR_ACCESS_DENIED` anywhere in the error's cause chain: the permission model refused something. */
+function accessDenied(err: unknown): string | null {
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && typeof e === 'object' && e !== null; depth++) {
+    if ('code' in e && e.code === 'ERR_ACCESS_DENIED') {
+      const perm = 'permission' in e && typeof e.permission === 'string' ? e.permission : 'unknown';
+      const resource =
+        'resource' in e && typeof e.resource === 'string' && e.resource !== '' ? ` on ${e.resource}` : '';
+      return `ERR_ACCESS_DENIED: ${perm}${resource}`.slice(0, MAX_TEXT_LENGTH);
+    }
+    e = 'cause' in e ? e.cause : undefined;
+  }
+  return null;
+}
+
+function describe(err: unknown): string {
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : `non-error thrown: ${String(err)}`;
+  return text.slice(0, 2000);
+}
+
+/** Flushes pending IPC writes, then exits. */
+function exitAfterFlush(code: number): void {
+  const timer = setTimeout(() => process.exit(code), 2000);
+  timer.unref();
+  socket.end(() => {
+    process.exit(code);
+  });
+}
+
+function finish(msg: ChildMessage, code: number): void {
+  if (finished) return;
+  finished = true;
+  try {
+    channel.send(msg);
+  } catch {
+    // Unframeable result: the caller already turned oversize/non-JSON into an error result.
+  }
+  exitAfterFlush(code);
+}
+
+function fail(err: unknown): void {
+  if (finished) return;
+  const denied = accessDenied(err);
+  if (denied !== null) channel.send({ type: 'sandbox_violation', detail: denied });
+  finish({ type: 'result', ok: false, error: { code: 'SG_SUBAGENT_FAILED', message: describe(err) } }, 1);
+}
+
+function sendOutput(output: unknown, maxOutputBytes: number): void {
+  let text: string | undefined;
+  try {
+    // `undefined` (a function that returns nothing) is reported as null output.
+    text = stringify(output === undefined ? null : output);
+  } catch (err) {
+    finish(
+      {
+        type: 'result',
+        ok: false,
+        error: { code: 'SG_SUBAGENT_OUTPUT', message: `output is not JSON: ${describe(err)}` },
+      },
+      1,
+    );
+    return;
+  }
+  if (text === undefined) {
+    finish(
+      { type: 'result', ok: false, error: { code: 'SG_SUBAGENT_OUTPUT', message: 'output is not JSON' } },
+      1,
+    );
+    return;
+  }
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > maxOutputBytes) {
+    finish(
+      {
+        type: 'result',
+        ok: false,
+        error: {
+          code: 'SG_SUBAGENT_OUTPUT',
+          message: `output of ${bytes} bytes exceeds the limit of ${maxOutputBytes} bytes`,
+        },
+      },
+      1,
+    );
+    return;
+  }
+  const msg: ChildMessage = { type: 'result', ok: true, output: JSON.parse(text) as unknown };
+  try {
+    encodeFrame(msg);
+  } catch (err) {
+    finish({ type: 'result', ok: false, error: { code: 'SG_SUBAGENT_OUTPUT', message: describe(err) } }, 1);
+    return;
+  }
+  finish(msg, 0);
+}
+
+function isFunction(v: unknown): v is SubagentFunction {
+  return typeof v === 'function';
+}
+
+async function run(start: StartMessage): Promise<void> {
+  if (entry === undefined) throw new Error('bootstrap started without an entry path');
+  await setupEgress(start.egress, (msg) => {
+    channel.send({ type: 'log', msg });
+  });
+  const mod: unknown = await import(pathToFileURL(entry).href);
+  const fn = typeof mod === 'object' && mod !== null && 'default' in mod ? mod.default : undefined;
+  if (!isFunction(fn)) throw new TypeError(`the entry ${entry} has no default-export function`);
+  const ctx = client.context({ id: start.id, agent: start.agent, parent: start.parent, task: start.task });
+  const output = await fn(start.task, ctx);
+  sendOutput(output, start.limits.maxOutputBytes);
+}
+
+process.on('uncaughtException', fail);
+process.on('unhandledRejection', fail);
+
+channel.on('message', (msg) => {
+  if (msg.type !== 'start') {
+    client.handle(msg);
+    return;
+  }
+  if (started) return;
+  started = true;
+  run(msg).catch(fail);
+});
+// No parent, no point: exit at once (the parent may have crashed; nothing must keep running).
+channel.on('error', () => process.exit(1));
+channel.on('close', () => {
+  client.failAll(new Error('the channel to the parent closed'));
+  if (!finished) process.exit(1);
+});
+
+// Warm the egress module while the parent prepares `start` (undici takes ~100 ms to load).
+void import('undici').catch(() => undefined);
+channel.send({ type: 'ready' });

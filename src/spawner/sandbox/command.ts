@@ -1,0 +1,132 @@
+/**
+ * Builds the argv and environment of a sandboxed child, per isolation level. Pure functions of
+ * their inputs (plus a few lstat calls), so every wrapper can be inspected in tests.
+ */
+import { lstatSync, readlinkSync } from 'node:fs';
+
+/** The child's own view of where its writable scratch directory is, under bubblewrap. */
+export const SANDBOX_SCRATCH = '/scratch';
+/** Where the subagent's gateway socket appears inside bubblewrap. */
+export const SANDBOX_GATEWAY_SOCKET = '/run/sg/gateway.sock';
+
+/** `pid` = user+net+pid namespaces (tree dies with its init); `net-only` = plain `unshare -Urn`. */
+export type UnshareVariant = 'pid' | 'net-only';
+
+/** Minimal environment: nothing from the parent (no secrets, no NODE_OPTIONS, no proxies, no CA overrides). */
+export function childEnv(home: string): Record<string, string> {
+  return {
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    HOME: home,
+    TMPDIR: home,
+    LANG: 'C.UTF-8',
+    TZ: 'UTC',
+  };
+}
+
+const allowed = process.allowedNodeEnvironmentFlags;
+/** `--permission` since Node 22.13/23.5; Node 20 only knows the experimental spelling. */
+export const PERMISSION_FLAG: string = allowed.has('--permission')
+  ? '--permission'
+  : '--experimental-permission';
+
+/**
+ * Node flags for the child: the permission model with one `--allow-fs-read` per path and nothing
+ * else allowed (no writes, child processes, workers, addons, WASI, inspector), and a V8 heap cap
+ * below the sandbox's memory limit so heap hogs fail fast with a clear error.
+ */
+export function nodeFlags(readPaths: readonly string[], maxMemoryMb: number): string[] {
+  const flags = [PERMISSION_FLAG, ...readPaths.map((p) => `--allow-fs-read=${p}`)];
+  flags.push(`--max-old-space-size=${Math.max(16, Math.floor(maxMemoryMb * 0.75))}`);
+  flags.push('--no-addons');
+  if (allowed.has('--disable-warning')) flags.push('--disable-warning=ExperimentalWarning');
+  // Node 20 has WebSocket only behind a flag; 22+ by default. Parity for agents that use it.
+  if (process.versions.node.startsWith('20.') && allowed.has('--experimental-websocket')) {
+    flags.push('--experimental-websocket');
+  }
+  return flags;
+}
+
+/** The wrapper that makes the first process enter its cgroup before it execs anything else. */
+export function cgroupShim(sh: string, procsFile: string): string[] {
+  // "$0" is the procs file: passing it as an argument (not interpolated) avoids any quoting issue.
+  return [sh, '-c', 'echo $$ > "$0" || exit 70; exec "$@"', procsFile];
+}
+
+/** Parent-death SIGKILL and no_new_privs for the levels where bubblewrap does not provide them. */
+export function setprivShim(setpriv: string): string[] {
+  return [setpriv, '--pdeathsig', 'KILL', '--no-new-privs', '--'];
+}
+
+/** `unshare` options (after the binary), for a variant. */
+export function unshareArgs(variant: UnshareVariant): string[] {
+  return variant === 'pid'
+    ? ['--user', '--map-root-user', '--net', '--pid', '--fork', '--kill-child', '--mount-proc', '--']
+    : ['--user', '--map-root-user', '--net', '--'];
+}
+
+/** A network namespace made by unshare starts with loopback down; the in-sandbox forwarder needs it. */
+export function loopbackUpShim(sh: string, ip: string): string[] {
+  return [sh, '-c', '"$0" link set lo up 2>/dev/null; exec "$@"', ip];
+}
+
+function systemBinds(): string[] {
+  const out: string[] = [];
+  for (const p of ['/usr', '/bin', '/sbin', '/lib', '/lib64', '/lib32', '/libx32']) {
+    try {
+      const st = lstatSync(p);
+      if (st.isSymbolicLink()) out.push('--symlink', readlinkSync(p), p);
+      else if (st.isDirectory()) out.push('--ro-bind', p, p);
+    } catch {
+      // Absent on this distribution.
+    }
+  }
+  // The dynamic linker's cache: without it multiarch library directories are not searched.
+  out.push('--ro-bind-try', '/etc/ld.so.cache', '/etc/ld.so.cache');
+  return out;
+}
+
+/** Inputs of {@link bubblewrapArgs}. */
+export interface BubblewrapOptions {
+  /** Realpath of the node binary (bound read-only if outside /usr). */
+  readonly node: string;
+  /** Read-only binds at the same path inside. */
+  readonly readPaths: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  /** Host scratch dir, bound writable at /scratch; null = a tmpfs there (probe runs). */
+  readonly scratchDir: string | null;
+  /** Host path of the gateway Unix socket, bound at {@link SANDBOX_GATEWAY_SOCKET}. */
+  readonly gatewaySocket?: string;
+}
+
+/**
+ * bubblewrap options (after the binary, before the command): new network, PID, IPC, UTS and
+ * cgroup namespaces; no capabilities; dies with the parent; own session (no TIOCSTI, no signals to
+ * our group); empty environment; only system libraries, node, the runtime and the entry's package
+ * visible, read-only; a private /tmp; the gateway socket as the only way out.
+ */
+export function bubblewrapArgs(o: BubblewrapOptions): string[] {
+  const args = [
+    '--unshare-net',
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--unshare-cgroup-try',
+    '--hostname',
+    'subagent',
+    '--die-with-parent',
+    '--new-session',
+    '--cap-drop',
+    'ALL',
+    '--clearenv',
+  ];
+  for (const [k, v] of Object.entries(o.env)) args.push('--setenv', k, v);
+  args.push(...systemBinds());
+  if (!o.node.startsWith('/usr/')) args.push('--ro-bind', o.node, o.node);
+  args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--tmpfs', '/run');
+  for (const p of o.readPaths) args.push('--ro-bind', p, p);
+  if (o.scratchDir === null) args.push('--tmpfs', SANDBOX_SCRATCH);
+  else args.push('--bind', o.scratchDir, SANDBOX_SCRATCH);
+  if (o.gatewaySocket !== undefined) args.push('--ro-bind', o.gatewaySocket, SANDBOX_GATEWAY_SOCKET);
+  args.push('--chdir', SANDBOX_SCRATCH);
+  return args;
+}

@@ -1,0 +1,147 @@
+/**
+ * Finds out which isolation levels work on this machine by actually running a tiny program under
+ * each wrapper (a binary being installed proves nothing: user namespaces may be disabled, seccomp
+ * may block clone flags). The result is cached for the life of the process.
+ */
+import { spawn } from 'node:child_process';
+import { accessSync, constants, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { probeCgroup, type CgroupBase } from './cgroup.js';
+import { bubblewrapArgs, unshareArgs, type UnshareVariant } from './command.js';
+import type { IsolationLevel, IsolationReport } from './types.js';
+
+/** Everything the launcher needs to know about this machine. */
+export interface HostCapabilities {
+  readonly report: IsolationReport;
+  readonly bwrap: string | null;
+  readonly unshare: { readonly path: string; readonly variant: UnshareVariant } | null;
+  /** `ip`, to bring loopback up inside an unshare network namespace (bwrap does it itself). */
+  readonly ip: string | null;
+  /** `setpriv`, for parent-death SIGKILL and no_new_privs outside bubblewrap. */
+  readonly setpriv: string | null;
+  readonly sh: string | null;
+  readonly cgroup: CgroupBase | null;
+  /** Realpath of the node binary children run. */
+  readonly node: string;
+}
+
+const SEARCH_DIRS = ['/usr/bin', '/bin', '/usr/sbin', '/sbin', '/usr/local/bin', '/usr/local/sbin'];
+
+/** Absolute path of an executable, from fixed system directories only (never the caller's PATH). */
+export function findExecutable(name: string): string | null {
+  for (const dir of SEARCH_DIRS) {
+    const p = join(dir, name);
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      // Not here.
+    }
+  }
+  return null;
+}
+
+/** Runs argv with an empty environment; resolves whether it exited 0 within the timeout. */
+function tryRun(argv: readonly string[], timeoutMs = 5000): Promise<{ ok: boolean; why: string }> {
+  const [file, ...args] = argv;
+  if (file === undefined) return Promise.resolve({ ok: false, why: 'empty command' });
+  return new Promise((resolve) => {
+    let stderr = '';
+    const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'], env: {}, timeout: timeoutMs });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d: string) => {
+      if (stderr.length < 500) stderr += d;
+    });
+    child.on('error', (err) => {
+      resolve({ ok: false, why: err.message });
+    });
+    child.on('close', (code, signal) => {
+      resolve(
+        code === 0
+          ? { ok: true, why: 'ok' }
+          : { ok: false, why: `exit ${code ?? signal ?? '?'}: ${stderr.trim().slice(0, 300)}` },
+      );
+    });
+  });
+}
+
+async function probe(): Promise<HostCapabilities> {
+  const details: Record<string, string> = {};
+  const node = realpathSync(process.execPath);
+  details.node = `${node} ${process.version}`;
+  const available: IsolationLevel[] = [];
+  const linux = process.platform === 'linux';
+
+  let bwrap: string | null = linux ? findExecutable('bwrap') : null;
+  if (bwrap === null) {
+    details.bubblewrap = linux ? 'bwrap not installed' : `not supported on ${process.platform}`;
+  } else {
+    const r = await tryRun([
+      bwrap,
+      ...bubblewrapArgs({ node, readPaths: [], env: {}, scratchDir: null }),
+      node,
+      '--version',
+    ]);
+    details.bubblewrap = r.ok ? `${bwrap} works` : `${bwrap} failed: ${r.why}`;
+    if (r.ok) available.push('bubblewrap');
+    else bwrap = null;
+  }
+
+  const ip = linux ? findExecutable('ip') : null;
+  let unshare: HostCapabilities['unshare'] = null;
+  const unshareBin = linux ? findExecutable('unshare') : null;
+  if (unshareBin === null) {
+    details.namespace = linux ? 'unshare not installed' : `not supported on ${process.platform}`;
+  } else {
+    for (const variant of ['pid', 'net-only'] as const) {
+      const r = await tryRun([unshareBin, ...unshareArgs(variant), node, '--version']);
+      if (r.ok) {
+        unshare = { path: unshareBin, variant };
+        details.namespace = `${unshareBin} works (${variant === 'pid' ? 'user+net+pid namespaces' : 'user+net namespaces'})`;
+        available.push('unshare');
+        break;
+      }
+      details.namespace = `${unshareBin} failed: ${r.why}`;
+    }
+  }
+  available.push('process');
+  details.loopback = ip === null ? 'ip not installed: no loopback in unshare namespaces' : ip;
+
+  const setpriv = linux ? findExecutable('setpriv') : null;
+  details.setpriv =
+    setpriv === null ? 'not installed: process/namespace children do not die with the parent' : setpriv;
+  const sh = findExecutable('sh');
+  const cgroup = linux && sh !== null ? probeCgroup(details) : null;
+  if (cgroup === null && linux && sh === null) details.cgroup = 'no /bin/sh for the cgroup shim';
+
+  const best = available[0] ?? 'process';
+  return {
+    report: { available, best, cgroup: cgroup?.version ?? null, details },
+    bwrap,
+    unshare,
+    ip,
+    setpriv,
+    sh,
+    cgroup,
+    node,
+  };
+}
+
+let cached: Promise<HostCapabilities> | undefined;
+
+/** Probes once per process (concurrent callers share the probe). */
+export function hostCapabilities(): Promise<HostCapabilities> {
+  cached ??= probe();
+  return cached;
+}
+
+/**
+ * Which isolation levels work here, the strongest one, and whether cgroups can cap memory.
+ *
+ * @example
+ * const { best, available } = await detectIsolation(); // e.g. 'bubblewrap', ['bubblewrap','unshare','process']
+ */
+export async function detectIsolation(): Promise<IsolationReport> {
+  const caps = await hostCapabilities();
+  return { ...caps.report, available: [...caps.report.available], details: { ...caps.report.details } };
+}

@@ -1,0 +1,203 @@
+/**
+ * The local launcher: one Node child per subagent, wrapped in the requested isolation level,
+ * started in its own session and process group, optionally inside a memory cgroup it joins
+ * before it execs anything.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, realpathSync } from 'node:fs';
+import { Duplex } from 'node:stream';
+import { SpawnerError } from '../../errors.js';
+import { MemoryCgroup } from './cgroup.js';
+import {
+  SANDBOX_GATEWAY_SOCKET,
+  SANDBOX_SCRATCH,
+  bubblewrapArgs,
+  cgroupShim,
+  childEnv,
+  loopbackUpShim,
+  nodeFlags,
+  setprivShim,
+  unshareArgs,
+} from './command.js';
+import { hostCapabilities, type HostCapabilities } from './detect.js';
+import { OutputDrain } from './output.js';
+import { assertSafePermissionPath, entryReadDir, runtimeBootstrapPath, runtimeReadPaths } from './paths.js';
+import { LocalSandbox } from './local-sandbox.js';
+import type { LaunchSpec, Sandbox } from './types.js';
+
+const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+const DEFAULT_OUTPUT_BUDGET = 64 * 1024;
+
+function validate(spec: LaunchSpec, caps: HostCapabilities): void {
+  if (!ID_PATTERN.test(spec.id)) {
+    throw new SpawnerError(
+      'SG_SANDBOX_LAUNCH',
+      `sandbox id must match ${ID_PATTERN.source}, got ${JSON.stringify(spec.id)}`,
+    );
+  }
+  if (!caps.report.available.includes(spec.level)) {
+    const why = caps.report.details[spec.level] ?? 'not detected';
+    throw new SpawnerError(
+      'SG_ISOLATION_UNAVAILABLE',
+      `isolation level "${spec.level}" is not available on this machine (${why}); available: ${caps.report.available.join(', ')}`,
+      { details: { level: spec.level, available: caps.report.available, subagent: spec.id } },
+    );
+  }
+  if (!Number.isFinite(spec.maxMemoryMb) || spec.maxMemoryMb <= 0) {
+    throw new SpawnerError(
+      'SG_SANDBOX_LAUNCH',
+      `maxMemoryMb must be a positive number, got ${spec.maxMemoryMb}`,
+    );
+  }
+  const sock = spec.gateway.unixSocketPath;
+  if (spec.level !== 'process') {
+    if (sock === undefined) {
+      throw new SpawnerError(
+        'SG_SANDBOX_LAUNCH',
+        `isolation level "${spec.level}" needs gateway.unixSocketPath: the child has no network route to ${spec.gateway.host}:${spec.gateway.port}`,
+      );
+    }
+    if (!existsSync(sock)) {
+      throw new SpawnerError(
+        'SG_SANDBOX_LAUNCH',
+        `gateway socket ${sock} does not exist (listenUnix before launch)`,
+      );
+    }
+  }
+}
+
+/** The argv (first element = executable) for a spec, outermost wrapper first. */
+function buildArgv(
+  spec: LaunchSpec,
+  caps: HostCapabilities,
+  inner: readonly string[],
+  readPaths: readonly string[],
+  env: Record<string, string>,
+  cgroup: MemoryCgroup | null,
+): string[] {
+  const argv: string[] = [];
+  if (cgroup !== null && caps.sh !== null) argv.push(...cgroupShim(caps.sh, cgroup.procsFile));
+  switch (spec.level) {
+    case 'bubblewrap': {
+      if (caps.bwrap === null)
+        throw new SpawnerError('SG_ISOLATION_UNAVAILABLE', 'bubblewrap is not available');
+      const socket = spec.gateway.unixSocketPath;
+      argv.push(
+        caps.bwrap,
+        ...bubblewrapArgs({
+          node: caps.node,
+          readPaths,
+          env,
+          scratchDir: spec.scratchDir,
+          ...(socket === undefined ? {} : { gatewaySocket: socket }),
+        }),
+      );
+      break;
+    }
+    case 'unshare': {
+      if (caps.unshare === null)
+        throw new SpawnerError('SG_ISOLATION_UNAVAILABLE', 'unshare is not available');
+      if (caps.setpriv !== null) argv.push(...setprivShim(caps.setpriv));
+      argv.push(caps.unshare.path, ...unshareArgs(caps.unshare.variant));
+      if (caps.sh !== null && caps.ip !== null) argv.push(...loopbackUpShim(caps.sh, caps.ip));
+      break;
+    }
+    case 'process': {
+      if (caps.setpriv !== null) argv.push(...setprivShim(caps.setpriv));
+      break;
+    }
+  }
+  argv.push(...inner);
+  return argv;
+}
+
+/**
+ * Starts a sandboxed child running the runtime bootstrap (which waits for the `start` message
+ * before it loads any user code).
+ *
+ * @throws SpawnerError `SG_ISOLATION_UNAVAILABLE` if the level is not available here (never a
+ *   silent downgrade), `SG_SANDBOX_ENTRY` for a bad entry, `SG_SANDBOX_LAUNCH` if setup fails.
+ */
+export async function launch(spec: LaunchSpec): Promise<Sandbox> {
+  const caps = await hostCapabilities();
+  validate(spec, caps);
+  const entryDir = entryReadDir(spec.entry);
+  const entry = realpathSync(spec.entry);
+  const readPaths = [...new Set([...runtimeReadPaths(), entryDir])];
+  for (const p of [...readPaths, entry, spec.scratchDir]) assertSafePermissionPath(p);
+
+  try {
+    mkdirSync(spec.scratchDir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new SpawnerError('SG_SANDBOX_LAUNCH', `cannot create scratch dir ${spec.scratchDir}`, {
+      cause: err,
+    });
+  }
+
+  let cgroup: MemoryCgroup | null = null;
+  if (caps.cgroup !== null && caps.sh !== null) {
+    try {
+      cgroup = MemoryCgroup.create(caps.cgroup, spec.id, Math.floor(spec.maxMemoryMb * 1024 * 1024));
+    } catch {
+      // Falls back to RSS polling, reported through memoryEnforcement.
+      cgroup = null;
+    }
+  }
+
+  const home = spec.level === 'bubblewrap' ? SANDBOX_SCRATCH : realpathSync(spec.scratchDir);
+  const env = childEnv(home);
+  const inner = spec.command ?? [
+    caps.node,
+    ...nodeFlags(readPaths, spec.maxMemoryMb),
+    runtimeBootstrapPath,
+    entry,
+  ];
+  const [file, ...args] = buildArgv(spec, caps, inner, readPaths, env, cgroup);
+  if (file === undefined) throw new SpawnerError('SG_SANDBOX_LAUNCH', 'empty command');
+
+  const child = spawn(file, args, {
+    cwd: spec.scratchDir,
+    env,
+    // Own session and process group: kill(-pgid) reaches the whole tree, and the child's
+    // process.kill(0, ...) cannot reach the orchestrator's group.
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+  });
+  const pid = child.pid;
+  const channel = child.stdio[3];
+  const out = child.stdout;
+  const errStream = child.stderr;
+  if (pid === undefined || !(channel instanceof Duplex) || out === null || errStream === null) {
+    const err = await new Promise<unknown>((resolve) => {
+      child.once('error', resolve);
+      setTimeout(() => {
+        resolve(undefined);
+      }, 1000).unref();
+    });
+    cgroup?.remove();
+    throw new SpawnerError('SG_SANDBOX_LAUNCH', `cannot start the ${spec.level} sandbox for ${spec.id}`, {
+      cause: err,
+    });
+  }
+  const budget = spec.maxOutputBytes ?? DEFAULT_OUTPUT_BUDGET;
+  const stdout = new OutputDrain(out, 'stdout', budget, spec.onOutput);
+  const stderr = new OutputDrain(errStream, 'stderr', budget, spec.onOutput);
+  return new LocalSandbox({
+    child,
+    pid,
+    level: spec.level,
+    channel,
+    cgroup,
+    stdout,
+    stderr,
+    scratchDir: spec.scratchDir,
+    gatewaySocketPath:
+      spec.level === 'bubblewrap'
+        ? SANDBOX_GATEWAY_SOCKET
+        : spec.level === 'unshare'
+          ? spec.gateway.unixSocketPath
+          : undefined,
+    hostSocketPath: spec.gateway.unixSocketPath,
+    ownedDir: spec.ownedDir,
+  });
+}

@@ -1,0 +1,208 @@
+/**
+ * A running local sandbox: kill switch, memory sampling and teardown. Killing is thorough on
+ * purpose: the process group, every live process of the tree, every process of the cgroup, and
+ * every process seen in the tree earlier that is still the same process (pid + start time), so a
+ * descendant that left the group with setsid() does not survive.
+ */
+import { type ChildProcess } from 'node:child_process';
+import { readFileSync, rmSync, rmdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { MemoryCgroup } from './cgroup.js';
+import type { OutputDrain } from './output.js';
+import { isAlive, killQuietly, processTree, rssOf } from './proc.js';
+import type { IsolationLevel, MemoryEnforcement, Sandbox } from './types.js';
+
+/** Construction parameters (internal to the launcher). */
+export interface LocalSandboxInit {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly level: IsolationLevel;
+  readonly channel: Duplex;
+  readonly cgroup: MemoryCgroup | null;
+  readonly stdout: OutputDrain;
+  readonly stderr: OutputDrain;
+  readonly scratchDir: string;
+  readonly gatewaySocketPath: string | undefined;
+  readonly hostSocketPath: string | undefined;
+  readonly ownedDir: string | undefined;
+}
+
+function startTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // Field 22 (starttime), counted after the parenthesised command name (which may contain spaces).
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => {
+    setTimeout(resolve, ms).unref();
+  });
+
+/** The local {@link Sandbox} implementation. */
+export class LocalSandbox implements Sandbox {
+  readonly pid: number;
+  readonly level: IsolationLevel;
+  readonly channel: Duplex;
+  readonly exited: Promise<{ code: number | null; signal: string | null }>;
+  readonly gatewaySocketPath: string | undefined;
+  readonly memoryEnforcement: MemoryEnforcement;
+  readonly #init: LocalSandboxInit;
+  readonly #known = new Map<number, string>();
+  readonly #watchers = new Set<() => void>();
+  #exited = false;
+  #peak = 0;
+  #oomKilled = false;
+  #disposing: Promise<void> | undefined;
+
+  constructor(init: LocalSandboxInit) {
+    this.#init = init;
+    this.pid = init.pid;
+    this.level = init.level;
+    this.channel = init.channel;
+    this.gatewaySocketPath = init.gatewaySocketPath;
+    this.memoryEnforcement =
+      init.cgroup === null ? 'polling' : init.cgroup.version === 'v2' ? 'cgroup-v2' : 'cgroup-v1';
+    this.#remember([init.pid]);
+    // A broken IPC socket must never surface as an uncaught 'error' in the parent.
+    init.channel.on('error', () => undefined);
+    this.exited = new Promise((resolve) => {
+      const done = (code: number | null, signal: string | null): void => {
+        if (this.#exited) return;
+        this.#exited = true;
+        // Whatever is left once the sandbox's main process is gone is an orphan: kill it now,
+        // while the process group id cannot yet have been reused.
+        this.#killAll(true);
+        for (const stop of [...this.#watchers]) stop();
+        resolve({ code, signal });
+      };
+      init.child.once('exit', (code, signal) => {
+        done(code, signal);
+      });
+      init.child.once('error', () => {
+        done(init.child.exitCode, init.child.signalCode);
+      });
+    });
+  }
+
+  get peakRssBytes(): number {
+    return this.#peak;
+  }
+
+  kill(): void {
+    this.#killAll(!this.#exited);
+  }
+
+  sampleRssBytes(): number | null {
+    const cg = this.#init.cgroup;
+    let pids: number[];
+    if (cg !== null) {
+      pids = cg.pids();
+    } else if (!this.#exited) {
+      pids = processTree(this.pid);
+      this.#remember(pids);
+    } else {
+      pids = [];
+    }
+    const rss = rssOf(pids);
+    if (rss !== null && rss > this.#peak) this.#peak = rss;
+    return rss;
+  }
+
+  memoryEvents(): { oomKilled: boolean } {
+    if (!this.#oomKilled && this.#init.cgroup !== null) this.#oomKilled = this.#init.cgroup.oomKilled();
+    return { oomKilled: this.#oomKilled };
+  }
+
+  watchMemory(limitBytes: number, onExceeded: (rssBytes: number) => void, intervalMs = 15): () => void {
+    if (this.#exited) return () => undefined;
+    const timer = setInterval(
+      () => {
+        const rss = this.sampleRssBytes();
+        if (rss !== null && rss > limitBytes) {
+          stop();
+          onExceeded(rss);
+        }
+      },
+      Math.max(5, intervalMs),
+    );
+    timer.unref();
+    const stop = (): void => {
+      clearInterval(timer);
+      this.#watchers.delete(stop);
+    };
+    this.#watchers.add(stop);
+    return stop;
+  }
+
+  stderrTail(): string {
+    return this.#init.stderr.tail;
+  }
+
+  dispose(): Promise<void> {
+    this.#disposing ??= this.#teardown();
+    return this.#disposing;
+  }
+
+  async #teardown(): Promise<void> {
+    this.kill();
+    await Promise.race([this.exited, sleep(5000)]);
+    const cg = this.#init.cgroup;
+    if (cg !== null) {
+      // SIGKILLed processes leave the cgroup asynchronously; rmdir fails until it is empty.
+      for (let i = 0; i < 200 && cg.pids().length > 0; i++) {
+        for (const pid of cg.pids()) killQuietly(pid);
+        await sleep(10);
+      }
+      this.memoryEvents();
+      cg.remove();
+    }
+    this.channel.destroy();
+    this.#init.child.stdout?.destroy();
+    this.#init.child.stderr?.destroy();
+    rmSync(this.#init.scratchDir, { recursive: true, force: true, maxRetries: 3 });
+    const sock = this.#init.hostSocketPath;
+    if (sock !== undefined) rmSync(sock, { force: true });
+    const owned = this.#init.ownedDir;
+    if (owned !== undefined) {
+      rmSync(owned, { recursive: true, force: true, maxRetries: 3 });
+    } else if (sock !== undefined && dirname(sock) === dirname(this.#init.scratchDir)) {
+      try {
+        rmdirSync(dirname(sock));
+      } catch {
+        // Not empty or not ours to remove.
+      }
+    }
+  }
+
+  #remember(pids: readonly number[]): void {
+    for (const pid of pids) {
+      if (this.#known.has(pid)) continue;
+      const st = startTime(pid);
+      if (st !== null) this.#known.set(pid, st);
+    }
+  }
+
+  #killAll(includeGroup: boolean): void {
+    // Snapshot the tree before signalling: once the parents die, children are re-parented and the
+    // tree can no longer be walked from our pid.
+    if (!this.#exited) this.#remember(processTree(this.pid));
+    const targets = new Set<number>(this.#init.cgroup?.pids() ?? []);
+    for (const [pid, st] of this.#known) {
+      if (startTime(pid) === st) targets.add(pid);
+      else this.#known.delete(pid);
+    }
+    if (includeGroup) {
+      try {
+        process.kill(-this.pid, 'SIGKILL');
+      } catch {
+        // The group is already empty.
+      }
+    }
+    for (const pid of targets) if (pid !== process.pid && isAlive(pid)) killQuietly(pid);
+  }
+}

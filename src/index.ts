@@ -31,6 +31,7 @@ export type {
 export { createOrchestrator, TERMINATION_REASONS } from './spawner/index.js';
 export type {
   IsolationLevel,
+  IsolationRequest,
   Orchestrator,
   OrchestratorOptions,
   Outcome,

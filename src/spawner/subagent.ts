@@ -1,0 +1,437 @@
+/**
+ * One subagent's life in the parent: register its egress credential, launch its sandbox, speak the
+ * IPC protocol, watch its quotas, and tear everything down exactly once on every exit path.
+ *
+ * Ordering on a violation: SIGKILL first (synchronously, before anything else can happen), then
+ * revoke the credential (which cuts its sockets), wait for the process tree to be gone, delete the
+ * scratch space, and only then resolve the outcome — so a caller that sees the outcome can rely
+ * on nothing of the subagent being left.
+ */
+import { rm } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { AuditEvent } from '../audit/events.js';
+import type { AgentConfig, UpstreamProxy } from '../config/types.js';
+import type { EgressDecision, EgressGateway, ProxyCredential } from '../gateway/types.js';
+import { createParentChannel, type ChildMessage, type IpcChannel, type ParentMessage } from '../ipc/index.js';
+import type { ToolDecision } from '../policy/types.js';
+import type { BrokerSession, ToolBroker } from '../tools/broker.js';
+import { Meter, violationForEgress } from './meter.js';
+import type { ParentInstance, SpawnReservation } from './quotas.js';
+import { createSandboxDirs, type LaunchSpec, type Sandbox } from './sandbox/index.js';
+import type { IsolationLevel, Outcome, SubagentInfo, TerminationReason } from './types.js';
+import { ChildMessageHandler } from './messages.js';
+import { classifyExit, watchMemory } from './monitors.js';
+
+/** What a run needs from its orchestrator. */
+export interface RunDeps {
+  readonly gateway: EgressGateway;
+  readonly broker: ToolBroker;
+  readonly logger: Logger;
+  readonly level: IsolationLevel;
+  readonly launch: (spec: LaunchSpec) => Promise<Sandbox>;
+  readonly acl: { decide(tool: string): ToolDecision };
+  readonly upstream: UpstreamProxy | undefined;
+  /** Nested spawn on behalf of this run; throws SpawnDeniedError when refused. */
+  readonly spawnNested: (caller: SubagentRun, agent: string, task: unknown) => { result: Promise<Outcome> };
+  /** Called once, after teardown, before the outcome resolves. */
+  readonly onFinished: (run: SubagentRun) => void;
+}
+
+/** Parameters of one run. */
+export interface RunParams {
+  readonly id: string;
+  readonly agent: AgentConfig;
+  /** Name of the spawning agent. */
+  readonly parent: string;
+  /** Id of the spawning subagent, for nested spawns. */
+  readonly parentId: string | undefined;
+  readonly task: unknown;
+  readonly entry: string;
+  readonly reservation: SpawnReservation;
+}
+
+/** Largest subagent output accepted, bytes (it must fit one IPC frame with its envelope). */
+export const MAX_OUTPUT_BYTES = 768 * 1024;
+/** How long to wait for the IPC stream to drain after the process exits (a result may still be in flight). */
+const DRAIN_AFTER_EXIT_MS = 1000;
+/** Upper bound on waiting for a SIGKILLed sandbox to be reaped. */
+const REAP_TIMEOUT_MS = 5000;
+type Final =
+  | { status: 'completed'; output: unknown }
+  | { status: 'failed'; error: { code: string; message: string } }
+  | { status: 'terminated'; reason: TerminationReason; detail: string };
+
+const VIOLATIONS: ReadonlySet<TerminationReason> = new Set<TerminationReason>([
+  'tool_denied',
+  'egress_denied',
+  'spawn_denied',
+  'memory_exceeded',
+  'timeout',
+  'api_calls_exceeded',
+  'cost_exceeded',
+  'egress_bytes_exceeded',
+  'protocol_violation',
+  'sandbox_violation',
+]);
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** One subagent, from accepted spawn to resolved outcome. */
+export class SubagentRun {
+  readonly id: string;
+  readonly agent: AgentConfig;
+  readonly parent: string;
+  readonly parentId: string | undefined;
+  readonly depth: number;
+  readonly acceptedAt = new Date();
+  readonly result: Promise<Outcome>;
+  /** Nested children spawned by this run (terminated when it ends). */
+  readonly children = new Set<SubagentRun>();
+  /** Spawning instance of this run, created by the orchestrator on its first nested spawn. */
+  spawnInstance: ParentInstance | undefined = undefined;
+
+  readonly #deps: RunDeps;
+  readonly #task: unknown;
+  readonly #entry: string;
+  readonly #reservation: SpawnReservation;
+  readonly #meter: Meter;
+  readonly #abort = new AbortController();
+  #resolve: (o: Outcome) => void = () => undefined;
+  #state: 'queued' | 'running' | 'ending' | 'done' = 'queued';
+  #final: Final | undefined;
+  #startedMs = 0;
+  #endedMs = 0;
+  #credential: ProxyCredential | undefined;
+  #ownedDir: string | undefined;
+  #sandbox: Sandbox | undefined;
+  #channel: IpcChannel<ChildMessage, ParentMessage> | undefined;
+  #timers: NodeJS.Timeout[] = [];
+  #stopMemory: (() => void) | undefined;
+  #startup: Promise<void> | undefined;
+
+  constructor(params: RunParams, deps: RunDeps) {
+    this.id = params.id;
+    this.agent = params.agent;
+    this.parent = params.parent;
+    this.parentId = params.parentId;
+    this.depth = params.reservation.depth;
+    this.#task = params.task;
+    this.#entry = params.entry;
+    this.#reservation = params.reservation;
+    this.#deps = deps;
+    this.#meter = new Meter(params.agent.constraints);
+    this.result = new Promise<Outcome>((resolve) => {
+      this.#resolve = resolve;
+    });
+  }
+
+  /** The spawning instance this run's slot was reserved in. */
+  get parentInstance(): ParentInstance {
+    return this.#reservation.instance;
+  }
+
+  /** True once an outcome is decided (teardown may still be running). */
+  get ending(): boolean {
+    return this.#over();
+  }
+
+  // A method rather than the getter inside the class: the state changes across awaits, and
+  // TypeScript would otherwise keep a stale narrowing of `this.ending`.
+  #over(): boolean {
+    return this.#state === 'ending' || this.#state === 'done';
+  }
+
+  /** Live information for `active()`, or null once it has ended. */
+  info(): SubagentInfo | null {
+    if (this.#state !== 'queued' && this.#state !== 'running') return null;
+    return {
+      id: this.id,
+      agent: this.agent.name,
+      parent: this.parent,
+      depth: this.depth,
+      state: this.#state,
+      startedAt: this.acceptedAt.toISOString(),
+    };
+  }
+
+  /** SIGKILLs the sandbox now, synchronously (process 'exit' hook). */
+  killNow(): void {
+    this.#sandbox?.kill();
+  }
+
+  /** Runs it (called when a concurrency slot is free); resolves after teardown. */
+  async execute(): Promise<void> {
+    if (this.#state !== 'queued') {
+      await this.#settled();
+      return;
+    }
+    this.#state = 'running';
+    this.#startedMs = performance.now();
+    const { timeoutSeconds } = this.agent.constraints;
+    this.#timers.push(
+      setTimeout(() => {
+        this.terminate('timeout', `wall clock over timeout_seconds ${timeoutSeconds}`);
+      }, timeoutSeconds * 1000),
+    );
+    this.#startup = this.#start();
+    await this.#startup;
+    const sandbox = this.#sandbox;
+    if (!this.#over() && sandbox !== undefined) this.#watch(sandbox);
+    await this.#settled();
+  }
+
+  /** Credential, gateway socket, sandbox. Never rejects: a failure becomes a `failed` outcome. */
+  async #start(): Promise<void> {
+    const { constraints, network } = this.agent;
+    try {
+      this.#credential = this.#deps.gateway.register({
+        id: this.id,
+        network,
+        ...(this.#deps.upstream === undefined ? {} : { upstream: this.#deps.upstream }),
+        agent: this.agent.name,
+        parent: this.parent,
+        limits: { maxEgressBytes: network.maxEgressBytes },
+        onDeny: (d) => {
+          this.#onEgressDenied(d);
+        },
+        onLimit: (kind, detail) => {
+          this.terminate(kind === 'api_calls' ? 'api_calls_exceeded' : 'egress_bytes_exceeded', detail);
+        },
+        countRequest: () => {
+          if (this.#meter.takeApiCall()) return true;
+          this.terminate(
+            'api_calls_exceeded',
+            `egress request over max_api_calls ${constraints.maxApiCalls}`,
+          );
+          return false;
+        },
+      });
+      // One private 0700 directory per subagent holds its scratch dir and its gateway socket:
+      // the socket is reachable only by path, and teardown is a single recursive removal.
+      const dirs = createSandboxDirs(this.id);
+      this.#ownedDir = dirs.root;
+      const unixSocketPath = this.#deps.level === 'process' ? undefined : dirs.gatewaySocketPath;
+      if (unixSocketPath !== undefined) await this.#deps.gateway.listenUnix(this.id, unixSocketPath);
+      if (this.#over()) return;
+      const addr = this.#deps.gateway.address;
+      this.#sandbox = await this.#deps.launch({
+        id: this.id,
+        level: this.#deps.level,
+        entry: this.#entry,
+        scratchDir: dirs.scratchDir,
+        maxMemoryMb: constraints.maxMemoryMb,
+        gateway: {
+          host: addr.host,
+          port: addr.port,
+          ...(unixSocketPath === undefined ? {} : { unixSocketPath }),
+        },
+      });
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      const code =
+        'code' in e && typeof e.code === 'string' && e.code.startsWith('SG_') ? e.code : 'SG_SUBAGENT_FAILED';
+      this.#finish({
+        status: 'failed',
+        error: { code, message: `could not start the subagent: ${e.message}` },
+      });
+    }
+  }
+
+  /** Terminates it (violation, cancellation or shutdown). No-op once an outcome is decided. */
+  terminate(reason: TerminationReason, detail: string): void {
+    if (this.ending) return;
+    // Kill before anything else: a refused act must not be followed by another one.
+    this.#sandbox?.kill();
+    if (VIOLATIONS.has(reason)) {
+      this.#deps.logger.warn(
+        { event: AuditEvent.Violation, ...this.#who(), reason, detail },
+        `subagent violation: ${reason}`,
+      );
+    }
+    this.#finish({ status: 'terminated', reason, detail });
+  }
+
+  /** The child's IPC channel and quota hooks, for the message handler. */
+  #watch(sandbox: Sandbox): void {
+    const channel = createParentChannel(sandbox.channel);
+    this.#channel = channel;
+    const handler = new ChildMessageHandler({
+      send: (msg) => {
+        if (!this.ending) channel.send(msg);
+      },
+      startMessage: () => this.#startMessage(sandbox),
+      session: this.#session(),
+      broker: this.#deps.broker,
+      meter: this.#meter,
+      logger: this.#deps.logger,
+      who: this.#who(),
+      spawn: (agent, task) => this.#deps.spawnNested(this, agent, task),
+      isEnding: () => this.ending,
+      terminate: (reason, detail) => {
+        this.terminate(reason, detail);
+      },
+      complete: (final) => {
+        this.#finish(final);
+      },
+      maxOutputBytes: MAX_OUTPUT_BYTES,
+    });
+    channel.on('message', (msg) => {
+      handler.handle(msg);
+    });
+    channel.on('error', (err) => {
+      this.terminate('protocol_violation', err.message);
+    });
+    const drained = new Promise<void>((resolve) => {
+      channel.once('close', resolve);
+    });
+    void sandbox.exited.then(async (exit) => {
+      if (this.#over()) return;
+      // The result frame may still be in the socket when the exit is reported: let it drain.
+      await Promise.race([drained, delay(DRAIN_AFTER_EXIT_MS)]);
+      if (this.#over()) return;
+      this.#onExitWithoutResult(sandbox, exit);
+    });
+    this.#stopMemory = watchMemory(sandbox, this.agent.constraints.maxMemoryMb, this.#meter, (rss) => {
+      this.terminate(
+        'memory_exceeded',
+        `resident memory ${(rss / 1048576).toFixed(1)} MiB over max_memory_mb ${this.agent.constraints.maxMemoryMb}`,
+      );
+    });
+  }
+
+  #startMessage(sandbox: Sandbox): ParentMessage {
+    const cred = this.#credential;
+    if (cred === undefined) throw new Error('internal: no credential at start');
+    // The socket path as the child sees it (undefined in process mode: the child uses TCP).
+    const inside = sandbox.gatewaySocketPath;
+    return {
+      type: 'start',
+      id: this.id,
+      agent: this.agent.name,
+      parent: this.parent,
+      task: this.#task,
+      egress:
+        inside === undefined
+          ? { proxyUrl: cred.proxyUrl }
+          : {
+              proxyUrl: `http://${encodeURIComponent(cred.username)}:${encodeURIComponent(cred.password)}@localhost`,
+              socketPath: inside,
+            },
+      limits: { maxOutputBytes: MAX_OUTPUT_BYTES },
+    };
+  }
+
+  #session(): BrokerSession {
+    const cred = this.#credential;
+    if (cred === undefined) throw new Error('internal: no credential for the tool session');
+    return {
+      subagentId: this.id,
+      agent: this.agent.name,
+      parent: this.parent,
+      acl: this.#deps.acl,
+      takeApiCall: () => this.#meter.takeApiCall(),
+      reserveCost: (usd) => this.#meter.reserveCost(usd),
+      signal: this.#abort.signal,
+      proxyUrl: cred.proxyUrl,
+    };
+  }
+
+  #onEgressDenied(d: EgressDecision): void {
+    const reason = violationForEgress(d.reason);
+    if (reason === null) return;
+    this.terminate(reason, `egress ${d.method} ${d.host}:${d.port} refused (${d.reason}, HTTP ${d.status})`);
+  }
+
+  #onExitWithoutResult(sandbox: Sandbox, exit: { code: number | null; signal: string | null }): void {
+    const verdict = classifyExit(sandbox, exit, this.agent.constraints.maxMemoryMb);
+    if (verdict.status === 'terminated') this.terminate(verdict.reason, verdict.detail);
+    else this.#finish(verdict);
+  }
+
+  #who(): { subagentId: string; agent: string; parent: string; parentId?: string } {
+    return {
+      subagentId: this.id,
+      agent: this.agent.name,
+      parent: this.parent,
+      ...(this.parentId === undefined ? {} : { parentId: this.parentId }),
+    };
+  }
+
+  /** Decides the outcome once and starts teardown. */
+  #finish(final: Final): void {
+    if (this.ending) return;
+    this.#state = 'ending';
+    this.#final = final;
+    this.#endedMs = this.#startedMs === 0 ? 0 : performance.now();
+    this.#sandbox?.kill();
+    this.#abort.abort();
+    void this.#teardown();
+  }
+
+  #settled(): Promise<void> {
+    return this.result.then(() => undefined);
+  }
+
+  async #teardown(): Promise<void> {
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers = [];
+    this.#stopMemory?.();
+    this.#stopMemory = undefined;
+    // A termination during startup (timeout, shutdown, cancel) must still find and kill the
+    // sandbox that launch() is about to return, and must not revoke before listenUnix finished.
+    if (this.#startup !== undefined) await this.#startup;
+    const sandbox = this.#sandbox;
+    const gateway = this.#deps.gateway;
+    if (this.#credential !== undefined) gateway.revoke(this.id);
+    this.#channel?.destroy();
+    const children = [...this.children];
+    for (const child of children) child.terminate('cancelled', `its parent subagent ${this.id} ended`);
+    const errors: unknown[] = [];
+    if (sandbox !== undefined) {
+      sandbox.kill();
+      await Promise.race([sandbox.exited, delay(REAP_TIMEOUT_MS)]);
+      this.#meter.observeRss(sandbox.peakRssBytes);
+      await sandbox.dispose().catch((err: unknown) => errors.push(err));
+    }
+    if (this.#ownedDir !== undefined) {
+      await rm(this.#ownedDir, { recursive: true, force: true }).catch((err: unknown) => errors.push(err));
+    }
+    await Promise.all(children.map((c) => c.result));
+    this.#reservation.release();
+    for (const err of errors) {
+      this.#deps.logger.error(
+        {
+          event: AuditEvent.Exit,
+          ...this.#who(),
+          teardownError: err instanceof Error ? err.message : String(err),
+        },
+        'subagent teardown incomplete',
+      );
+    }
+    const wallMs = this.#startedMs === 0 ? 0 : this.#endedMs - this.#startedMs;
+    const egress =
+      this.#credential === undefined ? { requests: 0, bytesIn: 0, bytesOut: 0 } : gateway.usage(this.id);
+    const usage = this.#meter.usage(wallMs, egress);
+    const final = this.#final ?? {
+      status: 'failed',
+      error: { code: 'SG_SUBAGENT_FAILED', message: 'no outcome' },
+    };
+    const outcome: Outcome = { id: this.id, agent: this.agent.name, parent: this.parent, usage, ...final };
+    this.#deps.logger.info(
+      {
+        event: AuditEvent.Exit,
+        ...this.#who(),
+        status: final.status,
+        ...(final.status === 'terminated' ? { reason: final.reason } : {}),
+        ...(final.status === 'failed' ? { code: final.error.code } : {}),
+        usage,
+      },
+      `subagent ${final.status}`,
+    );
+    this.#state = 'done';
+    this.#deps.onFinished(this);
+    this.#resolve(outcome);
+  }
+}

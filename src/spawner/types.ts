@@ -1,0 +1,152 @@
+/**
+ * Public types of the spawner: what `createOrchestrator` accepts and what a spawn yields.
+ * These names and shapes are part of the public contract.
+ */
+import type { Logger } from 'pino';
+import type { GuardConfig } from '../config/types.js';
+import type { EgressGateway, Resolver } from '../gateway/types.js';
+import type { ToolDefinition } from '../tools/types.js';
+
+export type { Resolver } from '../gateway/types.js';
+export type { ToolDefinition, ToolContext } from '../tools/types.js';
+
+import type { IsolationLevel } from './sandbox/types.js';
+
+/** Isolation levels, strongest first. `namespace` = `unshare -Urn` (a network namespace only). */
+export type { IsolationLevel } from './sandbox/types.js';
+
+/**
+ * What a caller may ask for: `auto` = the strongest level available; `namespace` = at least a
+ * network namespace (bubblewrap, else unshare); an exact level (`bubblewrap`, `unshare`,
+ * `process`) = exactly that one. A level that is not available is an error, never a downgrade.
+ */
+export type IsolationRequest = 'auto' | 'namespace' | IsolationLevel;
+
+/** Why a subagent was terminated. */
+export type TerminationReason =
+  | 'tool_denied'
+  | 'egress_denied'
+  | 'spawn_denied'
+  | 'memory_exceeded'
+  | 'timeout'
+  | 'api_calls_exceeded'
+  | 'cost_exceeded'
+  | 'egress_bytes_exceeded'
+  | 'protocol_violation'
+  | 'sandbox_violation'
+  | 'cancelled'
+  | 'shutdown';
+
+/** Every termination reason, for validation and documentation. */
+export const TERMINATION_REASONS: readonly TerminationReason[] = Object.freeze([
+  'tool_denied',
+  'egress_denied',
+  'spawn_denied',
+  'memory_exceeded',
+  'timeout',
+  'api_calls_exceeded',
+  'cost_exceeded',
+  'egress_bytes_exceeded',
+  'protocol_violation',
+  'sandbox_violation',
+  'cancelled',
+  'shutdown',
+]);
+
+/** Resources a subagent used, measured by the parent (never reported by the child). */
+export interface Usage {
+  /** From start of the run (not of the queue wait) to exit. */
+  readonly wallMs: number;
+  /** Tool calls the subagent made (allowed or not). */
+  readonly toolCalls: number;
+  /** Units of `max_api_calls` consumed: tool calls + egress requests. */
+  readonly apiCalls: number;
+  /** Metered cost of tool calls, USD. */
+  readonly costUsd: number;
+  /** Highest resident memory of the sandbox seen, MiB. */
+  readonly peakRssMb: number;
+  readonly egressRequests: number;
+  readonly egressBytesOut: number;
+  readonly egressBytesIn: number;
+}
+
+/** Fields every outcome carries. */
+export interface OutcomeCommon {
+  readonly id: string;
+  readonly agent: string;
+  readonly parent: string;
+  readonly usage: Usage;
+}
+
+/** How a subagent ended. */
+export type Outcome = OutcomeCommon &
+  (
+    | { readonly status: 'completed'; readonly output: unknown }
+    | { readonly status: 'failed'; readonly error: { readonly code: string; readonly message: string } }
+    | { readonly status: 'terminated'; readonly reason: TerminationReason; readonly detail: string }
+  );
+
+/** A spawn request. `parent` is the spawning agent's name (a `role: 'parent'` agent for user code). */
+export interface SpawnRequest {
+  readonly parent: string;
+  readonly agent: string;
+  /** JSON-serialisable task handed to the subagent's function. */
+  readonly task: unknown;
+  /** Overrides the agent's `entry` (absolute, or relative to the config's directory). */
+  readonly entry?: string;
+  /** Aborting it terminates the subagent with `cancelled`. */
+  readonly signal?: AbortSignal;
+}
+
+/** A running (or queued) subagent. */
+export interface SubagentHandle {
+  readonly id: string;
+  readonly agent: string;
+  /** Resolves once, after teardown (credential revoked, sandbox gone, scratch deleted). Never rejects. */
+  readonly result: Promise<Outcome>;
+  /** Terminates it with `cancelled` (no-op once it has ended) and resolves with its outcome. */
+  terminate(detail?: string): Promise<Outcome>;
+}
+
+/** One live subagent as reported by `active()`. */
+export interface SubagentInfo {
+  readonly id: string;
+  readonly agent: string;
+  /** The spawning agent's name. */
+  readonly parent: string;
+  /** 1 for children of the root parent, 2 for theirs, ... */
+  readonly depth: number;
+  readonly state: 'queued' | 'running';
+  /** ISO time the spawn was accepted. */
+  readonly startedAt: string;
+}
+
+/** Options of `createOrchestrator`. */
+export interface OrchestratorOptions {
+  readonly config: GuardConfig;
+  /** Tool handlers by name; built-ins: `web_fetch`, `sanitized_parse` (a user tool of the same name replaces it). */
+  readonly tools?: Readonly<Record<string, ToolDefinition>>;
+  /** Audit sink. @default a logger built from `config.audit` */
+  readonly logger?: Logger;
+  /** DNS for the gateway. @default system lookup (all addresses) */
+  readonly resolver?: Resolver;
+  /** @default 'auto' (the strongest level available) */
+  readonly isolation?: IsolationRequest;
+  /** Spawns waiting for a concurrency slot across the orchestrator; beyond: `queue_full`. @default 1000 */
+  readonly maxQueued?: number;
+}
+
+/** The parent-side spawner a main orchestrator uses. */
+export interface Orchestrator {
+  /** Decides synchronously; throws SpawnDeniedError (SG_SPAWN_DENIED) or SpawnerError (SG_ORCHESTRATOR_CLOSED). */
+  spawn(req: SpawnRequest): SubagentHandle;
+  /** `spawn(req).result`; a refused spawn rejects. */
+  run(req: SpawnRequest): Promise<Outcome>;
+  /** Queued and running subagents. */
+  active(): SubagentInfo[];
+  readonly gateway: EgressGateway;
+  /** The isolation level every spawn of this orchestrator uses. */
+  readonly isolation: IsolationLevel;
+  /** Terminates everything (`shutdown`), closes the gateway, flushes the audit log it created. Idempotent. */
+  close(): Promise<void>;
+}

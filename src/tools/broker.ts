@@ -1,0 +1,259 @@
+import { Ajv, type ValidateFunction } from 'ajv';
+import type { Logger } from 'pino';
+import { AuditEvent } from '../audit/events.js';
+import { GuardError, ToolError } from '../errors.js';
+import { TOOL_ALIASES } from '../policy/tool-groups.js';
+import type { ToolDecision } from '../policy/types.js';
+import { BUILTIN_TOOLS } from './builtin/index.js';
+import type { ToolDefinition } from './types.js';
+
+/** Violations the broker can report; the spawner terminates the subagent with this reason. */
+export type BrokerViolation = 'tool_denied' | 'api_calls_exceeded' | 'cost_exceeded';
+
+/** What one brokered call came to. */
+export type BrokerOutcome =
+  | { readonly kind: 'ok'; readonly value: unknown }
+  | { readonly kind: 'error'; readonly error: { readonly code: string; readonly message: string } }
+  | { readonly kind: 'violation'; readonly reason: BrokerViolation; readonly detail: string };
+
+/** The per-subagent side of a call: who asks, what it may use, what it has left. */
+export interface BrokerSession {
+  readonly subagentId: string;
+  readonly agent: string;
+  readonly parent: string;
+  /** The agent's tool ACL (src/policy ToolAcl). */
+  readonly acl: { decide(tool: string): ToolDecision };
+  /** Takes one unit of the shared API-call budget (tool calls + egress requests); false = exhausted. */
+  takeApiCall(): boolean;
+  /** Reserves `usd` of the cost budget; false = the call would exceed `max_cost_usd`. */
+  reserveCost(usd: number): boolean;
+  /** Aborted when the subagent is terminated. */
+  readonly signal: AbortSignal;
+  /** The subagent's own gateway credential, for built-in tools only. */
+  readonly proxyUrl: string;
+}
+
+/** Options of {@link ToolBroker}. */
+export interface ToolBrokerOptions {
+  /** User tools; a user tool with a built-in's name replaces the built-in. */
+  readonly tools?: Readonly<Record<string, ToolDefinition>> | undefined;
+  readonly logger: Logger;
+  /** Serialised result size cap. @default 786432 (768 KiB, below the 1 MiB IPC frame) */
+  readonly maxResultBytes?: number;
+}
+
+interface CompiledTool {
+  readonly name: string;
+  readonly costUsd: number;
+  readonly builtin: boolean;
+  readonly validate: ValidateFunction;
+  readonly run: (args: unknown, session: BrokerSession) => Promise<unknown>;
+}
+
+const MAX_LOGGED_NAME = 128;
+
+function checkDefinition(name: string, def: unknown): asserts def is ToolDefinition {
+  const bad = (what: string): never => {
+    throw new ToolError('SG_TOOL_UNKNOWN', `tool '${name}': ${what}`, { details: { tool: name } });
+  };
+  if (typeof def !== 'object' || def === null) bad('the definition must be an object');
+  const d = def as Record<string, unknown>;
+  if (typeof d['description'] !== 'string') bad('`description` must be a string');
+  if (typeof d['inputSchema'] !== 'object' || d['inputSchema'] === null)
+    bad('`inputSchema` must be a JSON Schema object');
+  if (typeof d['handler'] !== 'function') bad('`handler` must be a function');
+  const cost = d['costUsd'];
+  if (cost !== undefined && (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0)) {
+    bad('`costUsd` must be a finite number >= 0');
+  }
+}
+
+function canonicalToolName(name: string): string {
+  const lower = name.toLowerCase();
+  return TOOL_ALIASES[lower] ?? lower;
+}
+
+function toError(err: unknown, tool: string): { code: string; message: string } {
+  if (err instanceof GuardError) return { code: err.code, message: err.message.slice(0, 1000) };
+  const message = err instanceof Error ? err.message : 'the tool failed';
+  return { code: 'SG_TOOL_FAILED', message: `tool '${tool}' failed: ${message.slice(0, 1000)}` };
+}
+
+/**
+ * The parent-side tool broker. Order of checks per call: ACL (deny/unknown terminates before any
+ * handler runs) → arguments against the tool's JSON Schema (invalid = an error result, the
+ * subagent made a mistake, not an attack) → API-call and cost quota → handler → size-capped result.
+ * Every call that passes the ACL costs one API call, even with invalid arguments, so a subagent
+ * cannot spin the broker for free. Each call produces exactly one `tool.decision` audit event.
+ */
+export class ToolBroker {
+  readonly #tools = new Map<string, CompiledTool>();
+  readonly #logger: Logger;
+  readonly #maxResultBytes: number;
+
+  constructor(opts: ToolBrokerOptions) {
+    this.#logger = opts.logger;
+    this.#maxResultBytes = opts.maxResultBytes ?? 768 * 1024;
+    // One ajv instance per broker: compiled validators are cached per tool, never per call.
+    const ajv = new Ajv({ strict: true, allErrors: false, validateFormats: false, coerceTypes: false });
+    const compile = (name: string, schema: object): ValidateFunction => {
+      try {
+        return ajv.compile(schema);
+      } catch (err) {
+        throw new ToolError('SG_TOOL_UNKNOWN', `tool '${name}': inputSchema is not a valid JSON Schema`, {
+          cause: err,
+          details: { tool: name },
+        });
+      }
+    };
+    for (const [name, def] of Object.entries(BUILTIN_TOOLS)) {
+      this.#tools.set(name, {
+        name,
+        costUsd: def.costUsd ?? 0,
+        builtin: true,
+        validate: compile(name, def.inputSchema),
+        run: (args, s) =>
+          def.handler(args, {
+            subagentId: s.subagentId,
+            agent: s.agent,
+            signal: s.signal,
+            proxyUrl: s.proxyUrl,
+          }),
+      });
+    }
+    for (const [rawName, def] of Object.entries(opts.tools ?? {})) {
+      checkDefinition(rawName, def);
+      const name = canonicalToolName(rawName);
+      this.#tools.set(name, {
+        name,
+        costUsd: def.costUsd ?? 0,
+        builtin: false,
+        validate: compile(rawName, def.inputSchema),
+        // User handlers never see the credential: they get only who is calling and the abort signal.
+        run: (args, s) => def.handler(args, { subagentId: s.subagentId, agent: s.agent, signal: s.signal }),
+      });
+    }
+  }
+
+  /** Names of every tool the broker can run (built-ins and user tools), canonical lower-case. */
+  get names(): string[] {
+    return [...this.#tools.keys()];
+  }
+
+  /** Runs one call from a subagent. Never throws: every failure is an outcome. */
+  async call(session: BrokerSession, rawName: string, args: unknown): Promise<BrokerOutcome> {
+    const name = canonicalToolName(rawName);
+    const logged = name.slice(0, MAX_LOGGED_NAME);
+    const audit = (allow: boolean, reason: string, rule: string | null): void => {
+      this.#logger.info(
+        {
+          event: AuditEvent.ToolDecision,
+          subagentId: session.subagentId,
+          parent: session.parent,
+          agent: session.agent,
+          tool: logged,
+          decision: allow ? 'allow' : 'deny',
+          reason,
+          rule,
+        },
+        'tool decision',
+      );
+    };
+    const decision = session.acl.decide(name);
+    if (!decision.allow) {
+      audit(false, decision.reason, decision.rule);
+      return {
+        kind: 'violation',
+        reason: 'tool_denied',
+        detail: `tool '${logged}' is ${decision.reason.replaceAll('_', ' ')}`,
+      };
+    }
+    const tool = this.#tools.get(name);
+    if (tool === undefined) {
+      audit(false, 'unknown_tool', decision.rule);
+      return { kind: 'violation', reason: 'tool_denied', detail: `tool '${logged}' has no definition` };
+    }
+    if (!session.takeApiCall()) {
+      audit(false, 'api_calls_exceeded', decision.rule);
+      return {
+        kind: 'violation',
+        reason: 'api_calls_exceeded',
+        detail: `tool call '${logged}' is over max_api_calls`,
+      };
+    }
+    if (!tool.validate(args)) {
+      audit(false, 'args_invalid', decision.rule);
+      const first = tool.validate.errors?.[0];
+      const where = first === undefined ? '' : ` at ${first.instancePath === '' ? '/' : first.instancePath}`;
+      return {
+        kind: 'error',
+        error: {
+          code: 'SG_TOOL_ARGS_INVALID',
+          message: `tool '${logged}': arguments invalid${where}: ${first?.message ?? 'schema mismatch'}`,
+        },
+      };
+    }
+    if (!session.reserveCost(tool.costUsd)) {
+      audit(false, 'cost_exceeded', decision.rule);
+      return {
+        kind: 'violation',
+        reason: 'cost_exceeded',
+        detail: `tool call '${logged}' (${tool.costUsd} USD) would exceed max_cost_usd`,
+      };
+    }
+    audit(true, 'allowed', decision.rule);
+    const started = performance.now();
+    const outcome = await this.#run(tool, args, session);
+    this.#logger.info(
+      {
+        event: AuditEvent.ToolResult,
+        subagentId: session.subagentId,
+        parent: session.parent,
+        agent: session.agent,
+        tool: logged,
+        ok: outcome.kind === 'ok',
+        code: outcome.kind === 'error' ? outcome.error.code : undefined,
+        costUsd: tool.costUsd,
+        durationMs: Math.round(performance.now() - started),
+      },
+      'tool result',
+    );
+    return outcome;
+  }
+
+  async #run(tool: CompiledTool, args: unknown, session: BrokerSession): Promise<BrokerOutcome> {
+    let value: unknown;
+    try {
+      value = await tool.run(args, session);
+    } catch (err) {
+      return { kind: 'error', error: toError(err, tool.name) };
+    }
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(value);
+    } catch {
+      text = undefined;
+    }
+    if (text === undefined && value !== undefined) {
+      return {
+        kind: 'error',
+        error: {
+          code: 'SG_TOOL_FAILED',
+          message: `tool '${tool.name}' returned a value that is not JSON-serialisable`,
+        },
+      };
+    }
+    const size = text === undefined ? 0 : Buffer.byteLength(text, 'utf8');
+    if (size > this.#maxResultBytes) {
+      return {
+        kind: 'error',
+        error: {
+          code: 'SG_TOOL_FAILED',
+          message: `tool '${tool.name}' returned ${size} bytes, over the ${this.#maxResultBytes}-byte result limit`,
+        },
+      };
+    }
+    // Re-parse so the child receives plain JSON data, never live objects or getters from the handler.
+    return { kind: 'ok', value: text === undefined ? null : (JSON.parse(text) as unknown) };
+  }
+}

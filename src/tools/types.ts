@@ -1,0 +1,52 @@
+/**
+ * Tool definitions: what the parent offers subagents through the broker. Tools run in the parent
+ * (trusted code); a subagent only ever sees the JSON result of a call it was allowed to make.
+ */
+
+/** What a tool handler learns about the call. Never contains the subagent's credential. */
+export interface ToolContext {
+  /** The calling subagent's id. */
+  readonly subagentId: string;
+  /** The calling subagent's agent name. */
+  readonly agent: string;
+  /** Aborted when the subagent is terminated: long-running handlers must stop. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * A tool the broker can run on a subagent's behalf.
+ *
+ * @example
+ * ```ts
+ * const lookup: ToolDefinition = {
+ *   description: 'Look up a ticket',
+ *   inputSchema: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'], additionalProperties: false },
+ *   costUsd: 0.01,
+ *   handler: async (args) => ({ title: 'example' }),
+ * };
+ * ```
+ */
+export interface ToolDefinition {
+  /** Human description (shown in tooling; not sent to the subagent). */
+  readonly description: string;
+  /** JSON Schema the call's arguments must satisfy (compiled once with ajv). */
+  readonly inputSchema: object;
+  /** Metered in the parent for every call that reaches the handler. @default 0 */
+  readonly costUsd?: number;
+  /** Runs in the parent. Its result must be JSON-serialisable and is size-capped. */
+  handler(args: unknown, ctx: ToolContext): Promise<unknown>;
+}
+
+/** Extra context only built-in tools receive (they act with the subagent's own egress credential). */
+export interface BuiltinToolContext extends ToolContext {
+  /** `http://user:pass@127.0.0.1:PORT` of the egress gateway, this subagent's credential inside. */
+  readonly proxyUrl: string;
+}
+
+/** A built-in tool: like a ToolDefinition, but its handler also receives the subagent's egress credential. */
+export interface BuiltinToolDefinition {
+  readonly description: string;
+  readonly inputSchema: object;
+  readonly costUsd?: number;
+  handler(args: unknown, ctx: BuiltinToolContext): Promise<unknown>;
+}

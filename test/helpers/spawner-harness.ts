@@ -1,0 +1,215 @@
+/**
+ * Harness for spawner integration tests: tiny agent programs written to a temp dir, a loopback
+ * "allowed API" and a trap server, a test resolver, and leftover checks (processes, temp dirs,
+ * sockets) that every test runs after each subagent and after close().
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Agent programs (plain ESM, default export = the subagent function). */
+export const AGENT_SOURCES: Readonly<Record<string, string>> = {
+  'echo.mjs': `export default async (task, ctx) => ({ echo: task, id: ctx.id, agent: ctx.agent });`,
+  'tools.mjs': `export default async (task, ctx) => {
+  const out = [];
+  for (const c of task.calls) {
+    try { out.push({ ok: true, value: await ctx.tools.call(c.name, c.args) }); }
+    catch (e) { out.push({ ok: false, code: e?.code ?? null, message: String(e?.message ?? e) }); }
+  }
+  return out;
+};`,
+  'loop-tools.mjs': `export default async (task, ctx) => {
+  for (let i = 0; i < task.times; i++) await ctx.tools.call(task.name, task.args);
+  return 'done';
+};`,
+  'fetch.mjs': `export default async (task) => {
+  const res = await fetch(task.url);
+  const body = await res.text();
+  return { status: res.status, bytes: body.length };
+};`,
+  'spawner.mjs': `export default async (task, ctx) => ({ nested: await ctx.spawn(task.agent, task.task) });`,
+  'crash.mjs': `export default async () => { throw new Error('deliberate failure'); };`,
+  'exit.mjs': `export default async () => { process.exit(7); };`,
+  'sleeper.mjs': `export default async (task) => { await new Promise((r) => setTimeout(r, task.ms)); return 'slept'; };`,
+  'env.mjs': `export default async () => ({ keys: Object.keys(process.env).sort(), proxy: process.env.HTTP_PROXY ?? null });`,
+  'log.mjs': `export default async (task, ctx) => { ctx.log('hello from the child', { n: 1 }); return 'logged'; };`,
+  // Speaks garbage on the IPC stream (fd 3), bypassing the runtime: a broken or hostile runtime.
+  'garbage.mjs': `import { writeSync } from 'node:fs';
+export default async () => {
+  writeSync(3, Buffer.from([0, 0, 0, 5, 0x7b, 0x7b, 0x7b, 0x7b, 0x7b]));
+  await new Promise((r) => setTimeout(r, 5000));
+  return 'unreachable';
+};`,
+  // A valid result frame whose output is over the parent's output cap (but under the frame cap).
+  'oversize.mjs': `import { writeSync } from 'node:fs';
+export default async () => {
+  const body = Buffer.from(JSON.stringify({ type: 'result', ok: true, output: 'x'.repeat(900 * 1024) }));
+  const head = Buffer.alloc(4); head.writeUInt32BE(body.length);
+  const frame = Buffer.concat([head, body]);
+  // fd 3 is non-blocking: keep writing after EAGAIN so the frame arrives whole (a torn frame
+  // would test something else).
+  for (let off = 0; off < frame.length; ) {
+    try { off += writeSync(3, frame, off); }
+    catch (e) { if (e.code !== 'EAGAIN') throw e; await new Promise((r) => setTimeout(r, 1)); }
+  }
+  await new Promise((r) => setTimeout(r, 5000));
+  return 'unreachable';
+};`,
+};
+
+/** Writes the agent programs into a fresh temp dir; returns it. */
+export function writeAgents(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sgtest-agents-'));
+  for (const [name, src] of Object.entries(AGENT_SOURCES)) writeFileSync(join(dir, name), src);
+  return dir;
+}
+
+/** Removes a temp dir written by {@link writeAgents}. */
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** An HTTP server on a loopback address; counts connections. */
+export interface LoopbackServer {
+  readonly server: Server;
+  readonly host: string;
+  readonly port: number;
+  connections(): number;
+  close(): Promise<void>;
+}
+
+/** Starts a loopback server answering `/small` (JSON) and `/big?bytes=N`. */
+export async function startLoopbackServer(host: string): Promise<LoopbackServer> {
+  let connections = 0;
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === '/big') {
+      const n = Number(url.searchParams.get('bytes') ?? '0');
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(n) });
+      res.end(Buffer.alloc(n, 0x61));
+      return;
+    }
+    if (url.pathname === '/redirect') {
+      res.writeHead(302, { location: url.searchParams.get('to') ?? '/small' });
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': 'session=SECRET' });
+    res.end(JSON.stringify({ hello: 'world', items: [1, 2, 3] }));
+  });
+  server.on('connection', () => {
+    connections += 1;
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, resolve);
+  });
+  const addr = server.address();
+  if (addr === null || typeof addr === 'string') throw new Error('no address');
+  return {
+    server,
+    host,
+    port: addr.port,
+    connections: () => connections,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
+}
+
+/** A resolver that knows only the given names (everything else: ENOTFOUND) and records every query. */
+export function testResolver(map: Record<string, string>): {
+  resolver: (name: string) => Promise<{ address: string; family: 4 | 6 }[]>;
+  queries: string[];
+} {
+  const queries: string[] = [];
+  return {
+    queries,
+    resolver: (name) => {
+      queries.push(name);
+      const address = map[name];
+      if (address === undefined) {
+        return Promise.reject(Object.assign(new Error(`ENOTFOUND ${name}`), { code: 'ENOTFOUND' }));
+      }
+      return Promise.resolve([{ address, family: address.includes(':') ? 6 : 4 }]);
+    },
+  };
+}
+
+/** Pids of live processes whose command line contains `marker`. */
+export function processesMatching(marker: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Zombies (state Z) are already dead; they only wait to be reaped.
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      if (state !== 'Z' && cmd.includes(marker)) out.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return out;
+}
+
+/** Direct children of this process that are still alive (not zombies). */
+export function liveChildren(): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (rest[0] !== 'Z' && Number(rest[1]) === process.pid) out.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** Names in the temp dir that look like ours (scratch dirs, socket dirs). */
+export function tempEntries(): string[] {
+  return readdirSync(tmpdir())
+    .filter((n) => n.startsWith('sg-') || n.startsWith('subagent-guard-'))
+    .sort();
+}
+
+/** ESTABLISHED TCP connections (IPv4 and IPv6) with `port` at either end. */
+export function establishedOnPort(port: number): number {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  let count = 0;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length < 4) continue;
+      const local = cols[1] ?? '';
+      const remote = cols[2] ?? '';
+      if (cols[3] === '01' && (local.endsWith(`:${hex}`) || remote.endsWith(`:${hex}`))) count += 1;
+    }
+  }
+  return count;
+}
+
+/** Polls `check` until it returns true or `ms` pass. */
+export async function eventually(check: () => boolean, ms = 3000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return check();
+}

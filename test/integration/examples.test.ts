@@ -1,0 +1,83 @@
+/**
+ * Runs the demo (`examples/orchestrator.mjs`) the way `npm run demo` does, against the built
+ * package, and checks its table and exit code.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { detectIsolation } from '../../src/spawner/sandbox/index.js';
+import { repoRoot } from '../helpers/paths.js';
+
+function runDemo(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(repoRoot, 'examples', 'orchestrator.mjs')], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the demo did not finish within 90 s\n${stdout}\n${stderr}`));
+    }, 90_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+void test(
+  'the demo prints one row per run, all as expected, and exits 0',
+  { timeout: 120_000 },
+  async (t) => {
+    if (
+      !existsSync(join(repoRoot, 'dist', 'index.js')) ||
+      !existsSync(join(repoRoot, 'dist', 'runtime', 'index.js'))
+    ) {
+      t.skip('the package is not built (npm run build)');
+      return;
+    }
+    const { best } = await detectIsolation();
+    if (best === 'process') {
+      // The demo's metadata attack targets 169.254.169.254 through the gateway; without a network
+      // namespace a broken egress setup could send it off the machine, which tests never risk.
+      t.skip('needs bubblewrap or unshare (a network namespace) on this machine');
+      return;
+    }
+    const { code, stdout, stderr } = await runDemo();
+    assert.equal(code, 0, `demo output:\n${stdout}\n${stderr}`);
+    const lines = stdout.split('\n');
+    const header = lines.findIndex(
+      (l) => l.startsWith('agent') && l.includes('status') && l.includes('reason'),
+    );
+    assert.ok(header >= 0, `no table header in:\n${stdout}`);
+    const rows = lines.slice(header + 2).filter((l) => l.startsWith('security_proxy_'));
+    assert.equal(rows.length, 9);
+    for (const attack of [
+      'denied_tool',
+      'blocked_domain',
+      'metadata_ip',
+      'file_write',
+      'child_process',
+      'memory_bomb',
+      'infinite_loop',
+      'spawn_loop',
+    ]) {
+      const row = rows.find((r) => r.includes(` ${attack} `));
+      assert.ok(
+        row?.includes('terminated') === true && row.trimEnd().endsWith('yes'),
+        `row for ${attack}: ${row ?? 'missing'}`,
+      );
+    }
+    assert.match(stdout, /all 9 outcomes as expected/);
+    const audit = /audit log: (.+)$/m.exec(stdout)?.[1];
+    assert.ok(audit !== undefined && existsSync(audit), 'the audit log path is printed and exists');
+    rmSync(dirname(audit), { recursive: true, force: true });
+  },
+);

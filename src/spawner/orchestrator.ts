@@ -93,7 +93,8 @@ export async function createOrchestrator(opts: OrchestratorOptions): Promise<Orc
       maxRequestsPerSecond: g.maxRequestsPerSecond,
       ...(opts.resolver === undefined ? {} : { resolver: opts.resolver }),
     });
-    logger.info(
+    // Process level is much weaker (no network or PID namespace): say so at warn level.
+    logger[level === 'process' ? 'warn' : 'info'](
       {
         event: AuditEvent.OrchestratorStart,
         isolation: level,

@@ -70,9 +70,29 @@ export function checkDomainPattern(raw: string): Checked {
   return canonicalizeDomainPattern(raw);
 }
 
-/** Canonicalises an `allowed_cidrs` item. */
+/**
+ * Shortest prefixes an `allowed_cidrs` exception may have. An exception exists to reach one
+ * internal service range; `0.0.0.0/0` or `::/0` would quietly switch address filtering off for
+ * every private range at once, so it is refused like `*` in `allowed_domains`. (fc00::/7, all of
+ * IPv6 unique-local space, is the broadest legitimate IPv6 exception.)
+ */
+const MIN_CIDR_PREFIX = { v4: 8, v6: 7 } as const;
+
+/** Canonicalises an `allowed_cidrs` item and refuses over-broad exceptions. */
 export function checkCidr(raw: string): Checked {
-  return canonicalizeCidr(raw);
+  const checked = canonicalizeCidr(raw);
+  if (!checked.ok) return checked;
+  const slash = checked.value.lastIndexOf('/');
+  const prefix = Number(checked.value.slice(slash + 1));
+  const v6 = checked.value.includes(':');
+  const min = v6 ? MIN_CIDR_PREFIX.v6 : MIN_CIDR_PREFIX.v4;
+  if (prefix < min) {
+    return {
+      ok: false,
+      message: `${displayValue(raw)} is too broad for an exception (shorter than /${min}); name the internal range the agent needs, such as ${v6 ? '"fd00:1234::/32"' : '"10.20.0.0/16"'}`,
+    };
+  }
+  return checked;
 }
 
 /** Validates a tool pattern; returns its lower-cased form. */

@@ -193,6 +193,12 @@ const cases: Case[] = [
     path: '/agents/w/network/allowed_cidrs/0',
     message: /CIDR|prefix/,
   },
+  ...(['0.0.0.0/0', '10.0.0.0/7', '::/0', 'fc00::/6'] as const).map((cidr) => ({
+    name: `over-broad CIDR exception ${cidr}`,
+    config: net({ allowed_cidrs: [cidr] }),
+    path: '/agents/w/network/allowed_cidrs/0',
+    message: /too broad for an exception/,
+  })),
   {
     name: 'CIDR that is a name',
     config: net({ allowed_cidrs: ['intranet.example'] }),

@@ -32,6 +32,8 @@ export const ErrorCodes = {
   SG_SUBAGENT_FAILED: 'The subagent program threw, crashed or exited without a result.',
   SG_SUBAGENT_OUTPUT: 'The subagent returned a value that is not JSON-serialisable or is too large.',
   SG_USAGE: 'The command line was used incorrectly.',
+  SG_AUDIT_SINK:
+    'The audit sink failed (disk full, closed pipe); decisions that cannot be recorded are refused.',
   SG_POLICY_INVALID: 'A policy engine object was built from invalid or non-canonical rules.',
 } as const;
 

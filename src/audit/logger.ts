@@ -1,4 +1,5 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { GuardError } from '../errors.js';
 import { REDACT_PATHS } from './events.js';
 
 export type { Logger } from 'pino';
@@ -31,10 +32,21 @@ export function createAuditLogger(opts: AuditLoggerOptions = {}): { logger: Logg
   );
   return {
     logger,
+    // A failed flush means records were lost: surface it (never swallow an audit failure).
     close: () =>
-      new Promise<void>((resolve) => {
-        logger.flush(() => {
-          resolve();
+      new Promise<void>((resolve, reject) => {
+        logger.flush((err) => {
+          if (err === undefined || err === null) {
+            resolve();
+            return;
+          }
+          reject(
+            new GuardError(
+              'SG_AUDIT_SINK',
+              `audit sink ${opts.path ?? 'stderr'} failed while flushing: ${err.message}`,
+              { cause: err },
+            ),
+          );
         });
       }),
   };

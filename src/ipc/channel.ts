@@ -35,7 +35,10 @@ export interface IpcChannelOptions<In> {
 export interface IpcChannelEvents<In> {
   /** One validated message. */
   message: [msg: In];
-  /** The peer broke the protocol (IpcProtocolError) or the stream failed. Emitted at most once. */
+  /**
+   * The peer broke the protocol (IpcProtocolError) or the stream failed. Emitted at most once. A
+   * reset by a peer that is gone (ECONNRESET, EPIPE) is not an error: it ends in `close`.
+   */
   error: [err: Error];
   /** The stream closed (after `error`, after the peer hung up, or after `close()`). Emitted once. */
   close: [];
@@ -49,6 +52,13 @@ function describeIssues(error: {
     .slice(0, 5)
     .map((i) => `${i.path.length === 0 ? '/' : '/' + i.path.map(String).join('/')}: ${i.message}`)
     .join('; ');
+}
+
+/** Errno codes with which a stream reports that its peer is gone (not that it misbehaved). */
+const PEER_GONE_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+function isPeerGone(err: Error): boolean {
+  return 'code' in err && typeof err.code === 'string' && PEER_GONE_CODES.has(err.code);
 }
 
 /**
@@ -78,6 +88,14 @@ export class IpcChannel<In, Out> extends EventEmitter<IpcChannelEvents<In>> {
       this.#onData(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
     });
     stream.on('error', (err: Error) => {
+      // A peer that died (crashed, was killed) resets the stream: that is the end of the
+      // conversation, not a protocol error. Reporting it as one would turn every child crash
+      // that races a parent write into a `protocol_violation` instead of a `failed` outcome.
+      if (isPeerGone(err)) {
+        this.#stream.destroy();
+        this.#onClose();
+        return;
+      }
       this.#fail(err);
     });
     stream.on('close', () => {

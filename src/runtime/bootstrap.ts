@@ -26,10 +26,15 @@ let started = false;
 
 const stringify: (value: unknown) => string | undefined = JSON.stringify;
 
-/** `ERR_ACCESS_DENIED` anywhere in the error's cause chain: the permission model refused something. */
+/** `ERR_ACCESS_DENIED` (the permission model) or `ERR_DLOPEN_DISABLED` (`--no-addons`) anywhere in the cause chain. */
 function accessDenied(err: unknown): string | null {
   let e: unknown = err;
   for (let depth = 0; depth < 5 && typeof e === 'object' && e !== null; depth++) {
+    // --no-addons refuses process.dlopen with its own code: the same kind of blocked act.
+    if ('code' in e && e.code === 'ERR_DLOPEN_DISABLED') {
+      const message = 'message' in e && typeof e.message === 'string' ? e.message : 'addons are disabled';
+      return `ERR_DLOPEN_DISABLED: ${message}`.slice(0, MAX_TEXT_LENGTH);
+    }
     if ('code' in e && e.code === 'ERR_ACCESS_DENIED') {
       const perm = 'permission' in e && typeof e.permission === 'string' ? e.permission : 'unknown';
       const resource =
@@ -127,7 +132,7 @@ function isFunction(v: unknown): v is SubagentFunction {
 
 async function run(start: StartMessage): Promise<void> {
   if (entry === undefined) throw new Error('bootstrap started without an entry path');
-  await setupEgress(start.egress, (msg) => {
+  setupEgress(start.egress, (msg) => {
     channel.send({ type: 'log', msg });
   });
   const mod: unknown = await import(pathToFileURL(entry).href);
@@ -157,6 +162,6 @@ channel.on('close', () => {
   if (!finished) process.exit(1);
 });
 
-// Warm the egress module while the parent prepares `start` (undici takes ~100 ms to load).
-void import('undici').catch(() => undefined);
+// undici is NOT warmed here: its load is synchronous and would only delay the first message;
+// egress builds it on the first request (see egress.ts).
 channel.send({ type: 'ready' });

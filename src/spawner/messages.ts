@@ -37,6 +37,8 @@ export interface MessageHandlerDeps {
   complete(final: Final): void;
   /** Largest serialised output accepted, bytes. */
   readonly maxOutputBytes: number;
+  /** Masks the subagent's own secrets (its gateway credential) in text it asks us to log. */
+  mask(text: string): string;
 }
 
 /** Dispatches one child's messages. */
@@ -147,15 +149,20 @@ export class ChildMessageHandler {
     if (this.#logLines > MAX_LOG_LINES) return;
     let safeFields: unknown = fields;
     if (fields !== undefined) {
-      const size = Buffer.byteLength(JSON.stringify(fields), 'utf8');
+      const json = JSON.stringify(fields);
+      const size = Buffer.byteLength(json, 'utf8');
       if (size > MAX_LOG_FIELDS_BYTES) safeFields = { truncated: true, bytes: size };
+      else {
+        const masked = d.mask(json);
+        if (masked !== json) safeFields = JSON.parse(masked) as unknown;
+      }
     }
     // The child's fields stay nested under `fields`: they can never overwrite audit keys.
     d.logger.info(
       {
         event: LOG_EVENT,
         ...d.who,
-        text: msg.slice(0, 4096),
+        text: d.mask(msg.slice(0, 4096)),
         ...(safeFields === undefined ? {} : { fields: safeFields }),
       },
       'subagent log',

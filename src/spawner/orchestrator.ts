@@ -179,7 +179,7 @@ class LocalOrchestrator implements Orchestrator {
     const reservation = this.#denyAudited(req.parent, req.agent, () =>
       this.#quotas.reserve(instance, req.agent),
     );
-    const run = this.#accept(reservation, req.agent, req.parent, undefined, req.task, req.entry);
+    const run = this.#accept(reservation, req.agent, req.parent, undefined, req.task, req.entry, req.signal);
     const signal = req.signal;
     if (signal !== undefined) {
       const onAbort = (): void => {
@@ -296,6 +296,7 @@ class LocalOrchestrator implements Orchestrator {
     parentId: string | undefined,
     task: unknown,
     entryOverride: string | undefined,
+    signal?: AbortSignal,
   ): SubagentRun {
     let agent: AgentConfig;
     let entry: string;
@@ -338,6 +339,9 @@ class LocalOrchestrator implements Orchestrator {
       },
       `subagent spawned (${this.isolation})`,
     );
+    // An already-aborted request ends before it is queued: p-queue would start execute()
+    // synchronously, minting a credential and creating a sandbox only to tear them down.
+    if (signal?.aborted === true) run.terminate('cancelled', 'the spawn request was aborted by the caller');
     const queue = reservation.instance.queue;
     // execute() never rejects; the catch only keeps a broken invariant from becoming an unhandled rejection.
     queue

@@ -21,6 +21,7 @@ import { createSandboxDirs, type LaunchSpec, type Sandbox } from './sandbox/inde
 import type { IsolationLevel, Outcome, SubagentInfo, TerminationReason } from './types.js';
 import { ChildMessageHandler } from './messages.js';
 import { classifyExit, watchMemory } from './monitors.js';
+import { OUTPUT_AUDIT_BYTES, maskSecrets, outputToAudit, withStderrTail } from './output.js';
 
 /** What a run needs from its orchestrator. */
 export interface RunDeps {
@@ -222,6 +223,8 @@ export class SubagentRun {
         entry: this.#entry,
         scratchDir: dirs.scratchDir,
         maxMemoryMb: constraints.maxMemoryMb,
+        onOutput: outputToAudit(this.#deps.logger, this.#who(), () => this.#secrets()),
+        maxOutputBytes: OUTPUT_AUDIT_BYTES,
         gateway: {
           host: addr.host,
           port: addr.port,
@@ -276,6 +279,7 @@ export class SubagentRun {
         this.#finish(final);
       },
       maxOutputBytes: MAX_OUTPUT_BYTES,
+      mask: (text) => maskSecrets(text, this.#secrets()),
     });
     channel.on('message', (msg) => {
       handler.handle(msg);
@@ -346,8 +350,20 @@ export class SubagentRun {
 
   #onExitWithoutResult(sandbox: Sandbox, exit: { code: number | null; signal: string | null }): void {
     const verdict = classifyExit(sandbox, exit, this.agent.constraints.maxMemoryMb);
-    if (verdict.status === 'terminated') this.terminate(verdict.reason, verdict.detail);
-    else this.#finish(verdict);
+    if (verdict.status === 'terminated') {
+      this.terminate(verdict.reason, verdict.detail);
+      return;
+    }
+    // Why it died is usually on stderr (a crash before the runtime could report, a bad entry).
+    const message = withStderrTail(verdict.error.message, sandbox.stderrTail(), this.#secrets());
+    this.#finish({ status: 'failed', error: { code: verdict.error.code, message } });
+  }
+
+  /** This subagent's own credential, in the forms the child could print it. */
+  #secrets(): string[] {
+    const cred = this.#credential;
+    if (cred === undefined) return [];
+    return [cred.password, Buffer.from(`${cred.username}:${cred.password}`).toString('base64')];
   }
 
   #who(): { subagentId: string; agent: string; parent: string; parentId?: string } {
@@ -365,6 +381,8 @@ export class SubagentRun {
     this.#state = 'ending';
     this.#final = final;
     this.#endedMs = this.#startedMs === 0 ? 0 : performance.now();
+    // One last sample before the kill: a subagent that finished between two polls still has a peak.
+    if (final.status === 'completed') this.#meter.observeRss(this.#sandbox?.sampleRssBytes() ?? null);
     this.#sandbox?.kill();
     this.#abort.abort();
     void this.#teardown();

@@ -34,6 +34,49 @@ export const AGENT_SOURCES: Readonly<Record<string, string>> = {
   'sleeper.mjs': `export default async (task) => { await new Promise((r) => setTimeout(r, task.ms)); return 'slept'; };`,
   'env.mjs': `export default async () => ({ keys: Object.keys(process.env).sort(), proxy: process.env.HTTP_PROXY ?? null });`,
   'log.mjs': `export default async (task, ctx) => { ctx.log('hello from the child', { n: 1 }); return 'logged'; };`,
+  // Prints to both streams, once with its own proxy credential (which must be masked in the audit log).
+  'print.mjs': `export default async (task, ctx) => {
+  process.stdout.write('hello on stdout\\n');
+  process.stderr.write('proxy is ' + process.env.HTTP_PROXY + '\\n');
+  ctx.log('logged ' + process.env.HTTP_PROXY, { proxy: process.env.HTTP_PROXY });
+  return 'printed';
+};`,
+  // Reports whether the egress dispatcher loaded undici before/after a request, and tries to replace it.
+  'lazy.mjs': `export default async (task) => {
+  const slot = Symbol.for('undici.globalDispatcher.1');
+  const d = globalThis[slot];
+  const before = d.loaded;
+  const res = await fetch(task.url);
+  await res.text();
+  let replaced = true;
+  try { Object.defineProperty(globalThis, slot, { value: { dispatch: () => false } }); } catch { replaced = false; }
+  return { before, after: d.loaded, status: res.status, frozen: Object.isFrozen(d), replaced, same: globalThis[slot] === d };
+};`,
+  // A WebSocket round trip (Node's global WebSocket, so through the global dispatcher).
+  'websocket.mjs': `export default async (task) => new Promise((resolve) => {
+  const ws = new WebSocket(task.url);
+  const timer = setTimeout(() => resolve({ error: 'timeout' }), 5000);
+  ws.onopen = () => ws.send('ping');
+  ws.onmessage = (e) => { clearTimeout(timer); ws.close(); resolve({ got: String(e.data) }); };
+  ws.onerror = (e) => { clearTimeout(timer); resolve({ error: String(e.message ?? e.type) }); };
+});`,
+  'stderr-exit.mjs': `export default async () => { process.stderr.write('fatal: the widget config is missing\\n'); process.exit(3); };`,
+  // Hands its proxy credential to the parent's 'report' tool, then waits to be terminated.
+  'report.mjs': `export default async (task, ctx) => {
+  await ctx.tools.call('report', { proxy: process.env.HTTP_PROXY ?? '' });
+  await new Promise((r) => setTimeout(r, 30000));
+  return 'not terminated';
+};`,
+  // Uses every metered resource once or twice: a brokered fetch, a direct fetch, a paid tool, memory.
+  'usage.mjs': `export default async (task, ctx) => {
+  await ctx.tools.call('web_fetch', { url: task.url });
+  const res = await fetch(task.url);
+  const text = await res.text();
+  await ctx.tools.call('paid', {});
+  const keep = Buffer.alloc(24 * 1024 * 1024, 1);
+  await new Promise((r) => setTimeout(r, 150));
+  return { fetched: text.length, kept: keep.length };
+};`,
   // Speaks garbage on the IPC stream (fd 3), bypassing the runtime: a broken or hostile runtime.
   'garbage.mjs': `import { writeSync } from 'node:fs';
 export default async () => {
@@ -88,6 +131,13 @@ export async function startLoopbackServer(host: string): Promise<LoopbackServer>
       const n = Number(url.searchParams.get('bytes') ?? '0');
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(n) });
       res.end(Buffer.alloc(n, 0x61));
+      return;
+    }
+    if (url.pathname === '/chain') {
+      // /chain?n=K redirects K times (to /chain?n=K-1) and then answers /small.
+      const n = Number(url.searchParams.get('n') ?? '0');
+      res.writeHead(n > 0 ? 302 : 200, n > 0 ? { location: `/chain?n=${n - 1}` } : {});
+      res.end(n > 0 ? '' : 'end of chain');
       return;
     }
     if (url.pathname === '/redirect') {

@@ -1,17 +1,30 @@
 /**
- * `subagent-guard run --config F --parent P --agent A [--entry E] --task JSON [--json]`:
- * runs one subagent under the config's policy and prints its outcome.
- * Exit codes: 0 completed, 1 failed or terminated, 2 usage / unreadable config.
+ * `subagent-guard run --config F --parent P --agent A --task JSON [--entry E] [--isolation L] [--json]`:
+ * runs one subagent under the config's policy (audit log as configured) and prints its outcome.
+ * Exit codes: 0 completed, 1 failed or terminated, 2 usage / unreadable config / spawn refused.
  */
 import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/index.js';
 import { UsageError } from '../../errors.js';
 import { createOrchestrator } from '../../spawner/orchestrator.js';
-import type { Outcome } from '../../spawner/types.js';
+import type { IsolationRequest, Outcome } from '../../spawner/types.js';
 import { ExitCode, type Command } from '../io.js';
 
-const USAGE = 'usage: subagent-guard run --config F --parent P --agent A --task JSON [--entry E] [--json]';
+const USAGE =
+  'usage: subagent-guard run --config F --parent P --agent A --task JSON [--entry E] [--isolation L] [--json]';
+
+const ISOLATION_REQUESTS: readonly IsolationRequest[] = [
+  'auto',
+  'namespace',
+  'bubblewrap',
+  'unshare',
+  'process',
+];
+
+function isIsolationRequest(v: string): v is IsolationRequest {
+  return (ISOLATION_REQUESTS as readonly string[]).includes(v);
+}
 
 /** Longest output text printed in table mode (JSON mode prints everything). */
 const MAX_PRINTED_OUTPUT = 4000;
@@ -68,6 +81,7 @@ function parse(argv: readonly string[]): {
   agent: string;
   entry: string | undefined;
   task: unknown;
+  isolation: IsolationRequest;
   json: boolean;
 } {
   let values;
@@ -82,6 +96,7 @@ function parse(argv: readonly string[]): {
         agent: { type: 'string' },
         entry: { type: 'string' },
         task: { type: 'string' },
+        isolation: { type: 'string', default: 'auto' },
         json: { type: 'boolean', default: false },
       },
     }));
@@ -91,6 +106,10 @@ function parse(argv: readonly string[]): {
   const missing = (['config', 'parent', 'agent', 'task'] as const).filter((k) => values[k] === undefined);
   if (missing.length > 0)
     throw new UsageError(`missing ${missing.map((m) => `--${m}`).join(', ')}\n${USAGE}`);
+  const isolation = values.isolation;
+  if (!isIsolationRequest(isolation)) {
+    throw new UsageError(`--isolation must be one of ${ISOLATION_REQUESTS.join(', ')}\n${USAGE}`);
+  }
   let task: unknown;
   try {
     task = JSON.parse(values.task ?? '') as unknown;
@@ -103,6 +122,7 @@ function parse(argv: readonly string[]): {
     agent: values.agent ?? '',
     entry: values.entry,
     task,
+    isolation,
     json: values.json,
   };
 }
@@ -115,7 +135,8 @@ export const run: Command = async (argv, io) => {
   }
   const args = parse(argv);
   const config = await loadConfig(isAbsolute(args.config) ? args.config : resolve(io.cwd, args.config));
-  const orchestrator = await createOrchestrator({ config });
+  // No logger passed: the orchestrator writes the audit log where the config says, and close() flushes it.
+  const orchestrator = await createOrchestrator({ config, isolation: args.isolation });
   let outcome: Outcome;
   try {
     const handle = orchestrator.spawn({

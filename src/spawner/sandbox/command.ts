@@ -30,13 +30,27 @@ export const PERMISSION_FLAG: string = allowed.has('--permission')
   : '--experimental-permission';
 
 /**
- * Node flags for the child: the permission model with one `--allow-fs-read` per path and nothing
- * else allowed (no writes, child processes, workers, addons, WASI, inspector), and a V8 heap cap
- * below the sandbox's memory limit so heap hogs fail fast with a clear error.
+ * Whether a V8 heap flag costs startup time on this Node: Node 20's V8 rejects Node's built-in
+ * code cache when any V8 flag differs from the default, so every internal module then compiles
+ * from source (measured: +15 ms CPU per spawn, about a third of a bare Node boot, plus more for
+ * each builtin loaded later). Node 24's V8 leaves heap-size flags out of that check.
  */
-export function nodeFlags(readPaths: readonly string[], maxMemoryMb: number): string[] {
+export const HEAP_FLAG_COSTS_STARTUP: boolean = process.versions.node.startsWith('20.');
+
+/**
+ * Node flags for the child: the permission model with one `--allow-fs-read` per path and nothing
+ * else allowed (no writes, child processes, workers, addons, WASI, inspector), and (unless
+ * `heapCap` is false) a V8 heap cap below the sandbox's memory limit so heap hogs fail fast.
+ */
+export function nodeFlags(
+  readPaths: readonly string[],
+  maxMemoryMb: number,
+  opts: { readonly heapCap?: boolean } = {},
+): string[] {
   const flags = [PERMISSION_FLAG, ...readPaths.map((p) => `--allow-fs-read=${p}`)];
-  flags.push(`--max-old-space-size=${Math.max(16, Math.floor(maxMemoryMb * 0.75))}`);
+  if (opts.heapCap !== false) {
+    flags.push(`--max-old-space-size=${Math.max(16, Math.floor(maxMemoryMb * 0.75))}`);
+  }
   flags.push('--no-addons');
   if (allowed.has('--disable-warning')) flags.push('--disable-warning=ExperimentalWarning');
   // Node 20 has WebSocket only behind a flag; 22+ by default. Parity for agents that use it.

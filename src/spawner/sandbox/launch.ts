@@ -146,6 +146,9 @@ export async function launch(spec: LaunchSpec): Promise<Sandbox> {
 
   const home = spec.level === 'bubblewrap' ? SANDBOX_SCRATCH : realpathSync(spec.scratchDir);
   const env = childEnv(home);
+  // The V8 heap cap stays on every level even where it costs startup (Node 20 drops its code
+  // cache when a V8 flag is set, ~15 ms per spawn): it is the layer that stops a heap hog fastest,
+  // before the cgroup or the RSS poller has to, and one layer must not depend on another existing.
   const inner = spec.command ?? [
     caps.node,
     ...nodeFlags(readPaths, spec.maxMemoryMb),

@@ -7,7 +7,7 @@
 import { type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync, rmdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { MemoryCgroup } from './cgroup.js';
 import type { OutputDrain } from './output.js';
 import { isAlive, killQuietly, processTree, rssOf } from './proc.js';
@@ -42,6 +42,15 @@ const sleep = (ms: number): Promise<void> =>
   new Promise((resolve) => {
     setTimeout(resolve, ms).unref();
   });
+
+/** Settles when a readable stream has ended or closed (never rejects). */
+function streamDone(stream: Readable | null): Promise<void> {
+  if (stream === null || stream.readableEnded || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once('close', resolve);
+    stream.once('end', resolve);
+  });
+}
 
 /** The local {@link Sandbox} implementation. */
 export class LocalSandbox implements Sandbox {
@@ -162,6 +171,12 @@ export class LocalSandbox implements Sandbox {
       cg.remove();
     }
     this.channel.destroy();
+    // What the child wrote just before it died is still in the pipes: read it to the end (the
+    // drains forward it), bounded, rather than dropping it.
+    await Promise.race([
+      Promise.all([streamDone(this.#init.child.stdout), streamDone(this.#init.child.stderr)]),
+      sleep(250),
+    ]);
     this.#init.child.stdout?.destroy();
     this.#init.child.stderr?.destroy();
     rmSync(this.#init.scratchDir, { recursive: true, force: true, maxRetries: 3 });

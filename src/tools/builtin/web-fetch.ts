@@ -157,7 +157,10 @@ async function webFetch(args: FetchArgs, proxyUrl: string, signal: AbortSignal):
   const token = `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${password}`).toString('base64')}`;
   proxy.username = '';
   proxy.password = '';
-  const dispatcher = new ProxyAgent({ uri: proxy.origin, token });
+  // No tunnel for http: targets: each request (each redirect hop) reaches the gateway in absolute
+  // form, so each is checked and counted on its own even when hops share a keep-alive connection.
+  // https: targets still tunnel (CONNECT); a new origin means a new, newly checked tunnel.
+  const dispatcher = new ProxyAgent({ uri: proxy.origin, token, proxyTunnel: false });
   try {
     let url = parseTarget(args.url);
     let method = args.method;
@@ -167,7 +170,8 @@ async function webFetch(args: FetchArgs, proxyUrl: string, signal: AbortSignal):
       const res = await request(url, {
         dispatcher,
         method: method as 'GET',
-        headers,
+        // A copy per hop: the proxy wrapper writes the hop's Host into the object it is given.
+        headers: { ...headers },
         body: body ?? null,
         signal,
         headersTimeout: WEB_FETCH_LIMITS.headersTimeoutMs,

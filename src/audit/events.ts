@@ -12,6 +12,8 @@ export const AuditEvent = {
   SpawnDenied: 'subagent.spawn_denied',
   /** A line the subagent logged through ctx.log (size-capped). */
   SubagentLog: 'subagent.log',
+  /** The first bytes of a subagent's stdout/stderr (size-capped, credentials masked). */
+  SubagentOutput: 'subagent.output',
   /** A tool call decision (allowed or denied) by the broker. */
   ToolDecision: 'tool.decision',
   /** A tool call finished (ok or error), with its metered cost. */
@@ -32,20 +34,43 @@ export const AuditEvent = {
 } as const;
 export type AuditEventName = (typeof AuditEvent)[keyof typeof AuditEvent];
 
+/** Keys that hold a secret wherever they appear at the top level or one level down. */
+const SECRET_KEYS = ['password', 'credential', 'proxyUrl'] as const;
+
+/**
+ * Top-level keys whose value is an object in some record: `fields` carries what a subagent passed
+ * to ctx.log (attacker-controlled), the others carry our own nested data.
+ */
+const NESTED_KEYS = [
+  'fields',
+  'err',
+  'error',
+  'details',
+  'upstream',
+  'usage',
+  'config',
+  'gateway',
+  'network',
+  'task',
+  'outcome',
+] as const;
+
 /**
  * Paths pino redacts in every record. Defence in depth: the code never passes these values to
  * the logger in the first place.
+ *
+ * Every path is explicit. A wildcard first segment (`*.password`) makes pino run its redactor on
+ * every key of every record, which cost more than the rest of writing a record together (the
+ * gateway writes two per request); an explicit path costs nothing for a record that lacks its
+ * first key. The nested paths cover exactly what `*.x` covered for the records we write: one
+ * level below each key that can hold an object.
  */
 export const REDACT_PATHS: readonly string[] = [
-  'password',
-  'credential',
-  'proxyUrl',
+  ...SECRET_KEYS,
   'upstream.url',
   'headers.authorization',
   'headers["proxy-authorization"]',
   'headers.cookie',
   'headers["set-cookie"]',
-  '*.password',
-  '*.credential',
-  '*.proxyUrl',
+  ...NESTED_KEYS.flatMap((ns) => SECRET_KEYS.map((k) => `${ns}.${k}`)),
 ];

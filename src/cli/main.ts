@@ -13,7 +13,7 @@ const USAGE = `Usage: subagent-guard <command> [options]
 Commands:
   check [config] [--json]                 validate a config and print its normalised policy
                                           (default ./openclaw.json)
-  run --config F --parent P --agent A --task JSON [--entry E] [--json]
+  run --config F --parent P --agent A --task JSON [--entry E] [--isolation L] [--json]
                                           run one subagent and print its outcome
   gateway serve --config F [--agent NAME] [--listen HOST:PORT]
                                           run the egress gateway standalone

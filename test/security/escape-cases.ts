@@ -350,7 +350,6 @@ export const CASES: readonly EscapeCase[] = [
     category: 'native code',
     program: 'dlopen.mjs',
     name: 'process.dlopen is reported as sandbox_violation',
-    todo: 'SG bug: --no-addons raises ERR_DLOPEN_DISABLED, which src/runtime/bootstrap.ts accessDenied() does not map to sandbox_violation (the run ends failed)',
     arm: () => ({
       task: { library: '/lib/x86_64-linux-gnu/libc.so.6' },
       verify: (o) => {

@@ -261,10 +261,7 @@ void describe('crashes inside the runtime, close() during spawn, terminate twice
   });
 
   void test(
-    'an already-aborted signal → no credential is minted',
-    {
-      todo: 'SG bug: spawn() accepts and starts the run (p-queue starts execute() synchronously, which registers a credential) before the abort listener fires; check req.signal.aborted in LocalOrchestrator.spawn() before reserving',
-    },
+    'an already-aborted signal → no credential is minted (regression: p-queue started the run before the abort was seen)',
     async () => {
       const h = spawnAborted();
       await h.result;

@@ -36,7 +36,7 @@ export function createAuditLogger(opts: AuditLoggerOptions = {}): { logger: Logg
     close: () =>
       new Promise<void>((resolve, reject) => {
         logger.flush((err) => {
-          if (err === undefined || err === null) {
+          if (!(err instanceof Error)) {
             resolve();
             return;
           }

@@ -67,6 +67,32 @@ if (fuzz !== undefined) {
   );
 }
 
+// Soak figures, from the latest `npm run test:soak` per isolation level (build/soak-summary-*.json).
+const soaks = ['bubblewrap', 'unshare', 'process']
+  .map((level) => read(`soak-summary-${level}.json`))
+  .filter((s) => s !== undefined);
+if (soaks.length > 0) {
+  lines.push(
+    '',
+    '**Soak** (`npm run test:soak`: mixed benign and hostile programs; a leak or an unexpected outcome fails it)',
+    '',
+    table(
+      ['level', 'spawns', 'concurrency', 'wall s', 'spawns/s', 'unexpected', 'leaked processes / fds / temp dirs / credentials / cgroups', 'parent RSS MiB (before → after)', 'generated'],
+      soaks.map((s) => [
+        s.isolation,
+        s.spawns,
+        s.concurrency,
+        s.wallSeconds,
+        s.spawnsPerSecond,
+        s.unexpected.length,
+        `${s.leaks.processes.length} / ${s.leaks.fds.after - s.leaks.fds.before} / ${s.leaks.tempDirs.length} / ${s.leaks.credentials} / ${s.leaks.cgroups.length}`,
+        `${s.parentRssMb.before} → ${s.parentRssMb.after} (+${s.parentRssMb.growth})`,
+        `${s.generated ?? ''} (Node ${s.node})`,
+      ]),
+    ),
+  );
+}
+
 const doc = readFileSync(DOC, 'utf8');
 const i = doc.indexOf(START);
 const j = doc.indexOf(END);

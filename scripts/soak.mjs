@@ -4,7 +4,7 @@
 // parent's RSS growth. Prints a JSON summary; exits 1 on any leak or unexpected outcome.
 // Needs the compiled tests: `npm run build:test` first.
 // Usage: node scripts/soak.mjs [--spawns N] [--concurrency C] [--isolation bubblewrap|unshare|process]
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 const engine = new URL('../build/test/soak/soak-engine.js', import.meta.url);
@@ -27,4 +27,10 @@ const summary = await runSoak({
   progress: (line) => console.error(line),
 });
 console.log(JSON.stringify(summary, null, 2));
+// Kept for scripts/security-report.mjs, which renders the latest figures into docs/security-tests.md.
+mkdirSync(new URL('../build/', import.meta.url), { recursive: true });
+writeFileSync(
+  new URL(`../build/soak-summary-${summary.isolation}.json`, import.meta.url),
+  `${JSON.stringify({ ...summary, generated: new Date().toISOString() }, null, 2)}\n`,
+);
 process.exit(summary.ok ? 0 : 1);

@@ -3,7 +3,8 @@
  * `egress.close` per finished tunnel or HTTP exchange. Only the fields below are ever logged:
  * no paths, query strings, header values, bodies or credentials.
  */
-import type { Logger } from 'pino';
+import { EventEmitter } from 'node:events';
+import { pino, type Logger } from 'pino';
 import { AuditEvent } from '../audit/events.js';
 import type { GatewayReason } from './types.js';
 
@@ -48,16 +49,43 @@ function ms(v: number | undefined): number | undefined {
   return v === undefined ? undefined : Math.round(v * 10) / 10;
 }
 
-/** Writes the gateway's audit records. */
+/**
+ * Writes the gateway's audit records, and watches the sink: a destination stream that fails
+ * (disk full, closed pipe) would otherwise either crash the parent with an unhandled 'error' or
+ * drop every later record silently. Instead the failure is reported on stderr once and the
+ * gateway fails closed ({@link GatewayAudit.failed}): a decision that cannot be recorded is not made.
+ */
 export class GatewayAudit {
   readonly #log: Logger;
+  readonly #stream: EventEmitter | undefined;
+  #failed: Error | undefined;
+  readonly #onSinkError = (err: unknown): void => {
+    if (this.#failed !== undefined) return;
+    this.#failed = err instanceof Error ? err : new Error(String(err));
+    process.stderr.write(
+      `subagent-guard: audit sink failed (${this.#failed.message}); the egress gateway now refuses every request\n`,
+    );
+  };
 
   constructor(logger: Logger) {
     this.#log = logger;
+    const stream: unknown = Reflect.get(logger, pino.symbols.streamSym);
+    this.#stream = stream instanceof EventEmitter ? stream : undefined;
+    this.#stream?.on('error', this.#onSinkError);
   }
 
   get logger(): Logger {
     return this.#log;
+  }
+
+  /** The sink's failure, once it failed; the gateway then refuses every request. */
+  get failed(): Error | undefined {
+    return this.#failed;
+  }
+
+  /** Stops watching the sink (the logger may outlive the gateway). */
+  dispose(): void {
+    this.#stream?.off('error', this.#onSinkError);
   }
 
   decision(subject: AuditSubject | null, d: DecisionRecord): void {

@@ -29,15 +29,26 @@ export type AuthResult<T> =
   | { readonly ok: true; readonly value: T }
   | { readonly ok: false; readonly reason: 'auth_required' | 'auth_invalid' };
 
+interface Entry<T> {
+  readonly username: string;
+  readonly digest: Buffer;
+  readonly value: T;
+}
+
 /** A credential store mapping usernames to an owner value (the registration). */
 export class CredentialStore<T> {
-  readonly #entries = new Map<string, { digest: Buffer; value: T }>();
+  readonly #entries = new Map<string, Entry<T>>();
   readonly #dummy = digest(randomBytes(32));
+  /**
+   * The header value each client connection last proved valid, so keep-alive requests skip the
+   * base64 decode and the hash. Weak: it dies with the connection.
+   */
+  readonly #proven = new WeakMap<object, { header: string; entry: Entry<T> }>();
 
   /** Mints a fresh password for `username`; the caller hands it to the subagent, we keep a digest. */
   mint(username: string, value: T, fixed?: string): string {
     const password = fixed ?? nanoid(PASSWORD_LENGTH);
-    this.#entries.set(username, { digest: digest(password), value });
+    this.#entries.set(username, { username, digest: digest(password), value });
     return password;
   }
 
@@ -53,10 +64,25 @@ export class CredentialStore<T> {
   /**
    * Verifies a `Proxy-Authorization` header value. `count` is how many Proxy-Authorization
    * headers the request carried: more than one is ambiguous and refused.
+   *
+   * `connection` (the client socket) lets later requests on the same connection that repeat the
+   * exact header already proven there skip the decode and hash. The shortcut compares with `===`
+   * only against a value this same connection has already presented successfully, so its timing
+   * can tell a client nothing it did not send itself; any other value takes the constant-time
+   * path. It holds only while the username still maps to the same entry: `delete` (revoke) or a
+   * re-registration ends it at once.
    */
-  verify(header: string | undefined, count: number): AuthResult<T> {
+  verify(header: string | undefined, count: number, connection?: object): AuthResult<T> {
     if (header === undefined || count === 0) return { ok: false, reason: 'auth_required' };
     if (count > 1 || header.length > MAX_AUTH_HEADER) return { ok: false, reason: 'auth_invalid' };
+    if (connection !== undefined) {
+      const proven = this.#proven.get(connection);
+      if (proven !== undefined && proven.header === header) {
+        if (this.#entries.get(proven.entry.username) === proven.entry)
+          return { ok: true, value: proven.entry.value };
+        this.#proven.delete(connection);
+      }
+    }
     const m = /^basic[ \t]+([A-Za-z0-9+/]+={0,2})[ \t]*$/i.exec(header);
     const encoded = m?.[1];
     if (encoded === undefined) return { ok: false, reason: 'auth_invalid' };
@@ -69,6 +95,7 @@ export class CredentialStore<T> {
     const given = digest(password);
     const equal = timingSafeEqual(given, entry === undefined ? this.#dummy : entry.digest);
     if (entry === undefined || !equal) return { ok: false, reason: 'auth_invalid' };
+    if (connection !== undefined) this.#proven.set(connection, { header, entry });
     return { ok: true, value: entry.value };
   }
 }

@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { isRefusal, type GatewayCore, type ListenerScope } from './core.js';
 import { dialTarget } from './dial.js';
 import { CONNECT_ESTABLISHED, writeRawRefusal } from './status.js';
-import { splice } from './tunnel.js';
+import { splice, TunnelReader } from './tunnel.js';
 
 /** Handles one CONNECT request; always answers (200 and a tunnel, or a refusal with a status). */
 export async function handleConnect(
@@ -31,19 +31,15 @@ export async function handleConnect(
   }
   const a = r;
   const reg = a.reg;
-  const ac = new AbortController();
-  const onClientGone = (): void => {
-    ac.abort();
-  };
-  socket.once('close', onClientGone);
+  const reader = reg.upstream === undefined ? new TunnelReader() : undefined;
   const d = await dialTarget({
     addresses: a.addresses,
     port: a.target.port,
     upstream: reg.upstream,
     timeoutMs: core.settings.connectTimeoutMs,
-    signal: ac.signal,
+    abortOnClose: socket,
+    onread: reader?.onread,
   });
-  socket.off('close', onClientGone);
   if (!d.ok) {
     a.release();
     core.refuse(reg, {
@@ -71,6 +67,7 @@ export async function handleConnect(
   if (head.length > 0) socket.unshift(head);
   splice(socket, target, {
     reg,
+    reader,
     idleTimeoutMs: core.settings.idleTimeoutMs,
     onEnd: (e) => {
       a.release();

@@ -78,10 +78,14 @@ export class GatewayCore {
     socket: Duplex,
   ): Promise<Admission | Refusal> {
     const method = kind === 'connect' ? 'CONNECT' : (req.method ?? 'GET');
+    // Fail closed: with a dead audit sink no decision could be recorded.
+    if (this.audit.failed !== undefined)
+      return this.refuse(null, { method, host: '', port: 0, reason: 'internal_error', rule: null });
     const raw = req.rawHeaders;
     const auth = this.store.verify(
       req.headers['proxy-authorization'],
       countExact(raw, 'proxy-authorization'),
+      socket,
     );
     if (!auth.ok || (scope.onlyId !== undefined && auth.value.id !== scope.onlyId) || auth.value.revoked) {
       const reason = auth.ok ? 'auth_invalid' : auth.reason;
@@ -244,16 +248,18 @@ export class GatewayCore {
         connectMs,
       });
     }
-    reg.event({
-      kind: 'request',
-      id: reg.id,
-      method: a.method,
-      host: a.target.hostText,
-      port: a.target.port,
-      address,
-      bytesIn: 0,
-      bytesOut: 0,
-    });
+    // Built only for a listener: this runs on every request.
+    if (reg.hasEventHook)
+      reg.event({
+        kind: 'request',
+        id: reg.id,
+        method: a.method,
+        host: a.target.hostText,
+        port: a.target.port,
+        address,
+        bytesIn: 0,
+        bytesOut: 0,
+      });
   }
 
   /** Audits the end of a tunnel or exchange and reports its bytes. */
@@ -282,16 +288,17 @@ export class GatewayCore {
       durationMs: performance.now() - a.started,
       end: c.end,
     });
-    reg.event({
-      kind: 'close',
-      id: reg.id,
-      method: a.method,
-      host: a.target.hostText,
-      port: a.target.port,
-      address: c.address,
-      bytesIn: c.bytesIn,
-      bytesOut: c.bytesOut,
-    });
+    if (reg.hasEventHook)
+      reg.event({
+        kind: 'close',
+        id: reg.id,
+        method: a.method,
+        host: a.target.hostText,
+        port: a.target.port,
+        address: c.address,
+        bytesIn: c.bytesIn,
+        bytesOut: c.bytesOut,
+      });
   }
 }
 

@@ -4,6 +4,7 @@
  * Through an upstream proxy the same IP is the CONNECT target.
  */
 import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { upstreamHandshake, type Upstream } from './upstream.js';
 
 export type DialFailure = 'connect_refused' | 'connect_failed' | 'connect_timeout' | 'upstream_refused';
@@ -23,16 +24,47 @@ function ignore(): void {
   // Intentionally empty: see connectOnce.
 }
 
-function connectOnce(host: string, port: number, signal: AbortSignal): Promise<Socket> {
+/** net's `onread` option: reads land in one reusable buffer instead of a new one per read. */
+export interface OnRead {
+  readonly buffer: Buffer | (() => Buffer);
+  readonly callback: (n: number, buf: Buffer) => boolean;
+}
+
+/**
+ * Cancellation of one dial (timeout or the client leaving). A plain object rather than an
+ * AbortController: a dial happens for every tunnel, and EventTarget bookkeeping was a visible
+ * part of the cost of setting one up.
+ */
+class Cancel {
+  aborted = false;
+  #onAbort: (() => void) | undefined;
+
+  /** Runs `fn` on abort (replacing any earlier one); at once if already aborted. */
+  set(fn: (() => void) | undefined): void {
+    if (this.aborted) fn?.();
+    else this.#onAbort = fn;
+  }
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    const fn = this.#onAbort;
+    this.#onAbort = undefined;
+    fn?.();
+  }
+}
+
+function connectOnce(host: string, port: number, cancel: Cancel, onread?: OnRead): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port, noDelay: true });
-    const onAbort = (): void => {
+    const socket = connect(
+      onread === undefined ? { host, port, noDelay: true } : { host, port, noDelay: true, onread },
+    );
+    cancel.set(() => {
       socket.destroy();
       reject(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' }));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
+    });
     socket.once('connect', () => {
-      signal.removeEventListener('abort', onAbort);
+      cancel.set(undefined);
       socket.off('error', onError);
       // A socket error must never become an uncaught exception in the parent: errors end in
       // 'close', which every owner of the socket handles.
@@ -40,7 +72,7 @@ function connectOnce(host: string, port: number, signal: AbortSignal): Promise<S
       resolve(socket);
     });
     const onError = (err: Error): void => {
-      signal.removeEventListener('abort', onAbort);
+      cancel.set(undefined);
       socket.destroy();
       reject(err);
     };
@@ -58,32 +90,34 @@ export async function dialTarget(opts: {
   port: number;
   upstream: Upstream | undefined;
   timeoutMs: number;
-  signal?: AbortSignal;
+  /** The client's socket: when it closes first, the dial is abandoned (nobody is left to answer). */
+  abortOnClose?: Duplex | undefined;
+  /** Applied to direct connections only (an upstream handshake reads the socket as a stream). */
+  onread?: OnRead | undefined;
 }): Promise<DialResult> {
   const started = performance.now();
-  const ac = new AbortController();
+  const cancel = new Cancel();
   const timer = setTimeout(() => {
-    ac.abort();
+    cancel.abort();
   }, opts.timeoutMs);
-  const onOuterAbort = (): void => {
-    ac.abort();
+  const onClientGone = (): void => {
+    cancel.abort();
   };
-  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  const aborted = (): boolean => ac.signal.aborted;
+  opts.abortOnClose?.once('close', onClientGone);
+  const aborted = (): boolean => cancel.aborted;
   let last: DialFailure = 'connect_failed';
   try {
     for (const address of opts.addresses) {
       if (aborted()) return { ok: false, reason: 'connect_timeout', ms: performance.now() - started };
       try {
         if (opts.upstream === undefined) {
-          const socket = await connectOnce(address, opts.port, ac.signal);
+          const socket = await connectOnce(address, opts.port, cancel, opts.onread);
           return { ok: true, socket, address, ms: performance.now() - started };
         }
-        const socket = await connectOnce(opts.upstream.host, opts.upstream.port, ac.signal);
-        const onAbort = (): void => {
+        const socket = await connectOnce(opts.upstream.host, opts.upstream.port, cancel);
+        cancel.set(() => {
           socket.destroy();
-        };
-        ac.signal.addEventListener('abort', onAbort, { once: true });
+        });
         try {
           const hs = await upstreamHandshake(socket, opts.upstream, address, opts.port);
           if (!hs.ok) {
@@ -94,7 +128,7 @@ export async function dialTarget(opts: {
           socket.destroy();
           throw aborted() ? Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }) : err;
         } finally {
-          ac.signal.removeEventListener('abort', onAbort);
+          cancel.set(undefined);
         }
         return { ok: true, socket, address, ms: performance.now() - started };
       } catch (err) {
@@ -106,6 +140,6 @@ export async function dialTarget(opts: {
     return { ok: false, reason: last, ms: performance.now() - started };
   } finally {
     clearTimeout(timer);
-    opts.signal?.removeEventListener('abort', onOuterAbort);
+    opts.abortOnClose?.off('close', onClientGone);
   }
 }

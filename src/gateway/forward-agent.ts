@@ -46,7 +46,10 @@ export class PinnedAgent extends Agent {
     super({
       keepAlive: true,
       maxSockets: opts.maxSockets,
-      maxFreeSockets: Math.min(16, opts.maxSockets),
+      // Every socket may stay pooled: a smaller free list closes (and later re-dials) whatever a
+      // burst above it opened, so busy subagents churn connections and pile up TIME_WAIT. Idle
+      // pooled sockets are still bounded: by maxSockets and by the idle timeout below.
+      maxFreeSockets: opts.maxSockets,
       scheduling: 'lifo',
       timeout: opts.idleTimeoutMs,
     });

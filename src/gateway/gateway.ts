@@ -325,6 +325,7 @@ class EgressGatewayImpl implements EgressGateway {
     for (const s of this.#connections) s.destroy();
     await Promise.all(servers);
     this.#audit.event(AuditEvent.GatewayClose, { ...this.#address }, 'egress gateway closed');
+    this.#audit.dispose();
     await this.#closeLogger?.();
   }
 }

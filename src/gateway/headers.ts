@@ -10,7 +10,13 @@
 
 /** Folds a header name so spelling variants compare equal. */
 export function foldHeaderName(name: string): string {
-  return name.toLowerCase().replace(/[^a-z0-9]/g, '-');
+  const lower = name.toLowerCase();
+  // Nearly every name is already letters, digits and dashes: skip the regex replace for those.
+  for (let i = 0; i < lower.length; i++) {
+    const c = lower.charCodeAt(i);
+    if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45)) return lower.replace(/[^a-z0-9]/g, '-');
+  }
+  return lower;
 }
 
 const HOP_BY_HOP = new Set([
@@ -44,16 +50,21 @@ export function countExact(raw: readonly string[], lower: string): number {
   return n;
 }
 
-function connectionTokens(raw: readonly string[]): Set<string> {
-  const out = new Set<string>();
+/** Folded names of a raw header list (index i holds the name at raw[2i]) and the hops `Connection` names. */
+function foldAll(raw: readonly string[]): { folded: string[]; named: Set<string> | undefined } {
+  const folded: string[] = [];
+  let named: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    if (foldHeaderName(raw[i] ?? '') !== 'connection') continue;
+    const f = foldHeaderName(raw[i] ?? '');
+    folded.push(f);
+    if (f !== 'connection') continue;
+    named ??= new Set();
     for (const t of (raw[i + 1] ?? '').split(',')) {
-      const f = foldHeaderName(t.trim());
-      if (f !== '') out.add(f);
+      const tf = foldHeaderName(t.trim());
+      if (tf !== '') named.add(tf);
     }
   }
-  return out;
+  return { folded, named };
 }
 
 /**
@@ -62,41 +73,27 @@ function connectionTokens(raw: readonly string[]): Set<string> {
  * clean `Connection: Upgrade`.
  */
 export function forwardRequestHeaders(raw: readonly string[], opts: { upgrade: boolean }): string[] {
-  const named = connectionTokens(raw);
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] ?? '';
-    const f = foldHeaderName(name);
-    if (opts.upgrade && f === 'upgrade') {
-      out.push(name, raw[i + 1] ?? '');
-      continue;
-    }
-    if (HOP_BY_HOP.has(f) || isProxyHeader(f) || named.has(f)) continue;
-    out.push(name, raw[i + 1] ?? '');
-  }
-  if (opts.upgrade) out.push('Connection', 'Upgrade');
-  return out;
+  return filterHeaders(raw, opts.upgrade, false);
 }
 
 /** Filters raw response headers from a target before they reach the subagent. */
 export function forwardResponseHeaders(raw: readonly string[], opts: { upgrade: boolean }): string[] {
-  const named = connectionTokens(raw);
+  return filterHeaders(raw, opts.upgrade, true);
+}
+
+function filterHeaders(raw: readonly string[], upgrade: boolean, response: boolean): string[] {
+  const { folded, named } = foldAll(raw);
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] ?? '';
-    const f = foldHeaderName(name);
-    if (opts.upgrade && f === 'upgrade') {
-      out.push(name, raw[i + 1] ?? '');
-      continue;
-    }
-    if (f === 'host' || f === 'expect') {
-      out.push(name, raw[i + 1] ?? '');
-      continue;
-    }
-    if (HOP_BY_HOP.has(f) || isProxyHeader(f) || named.has(f)) continue;
-    out.push(name, raw[i + 1] ?? '');
+    const f = folded[i >> 1] ?? '';
+    const keep =
+      (upgrade && f === 'upgrade') ||
+      // A response's Host and Expect mean nothing hop-by-hop; they pass through untouched.
+      (response && (f === 'host' || f === 'expect')) ||
+      !(HOP_BY_HOP.has(f) || isProxyHeader(f) || (named !== undefined && named.has(f)));
+    if (keep) out.push(raw[i] ?? '', raw[i + 1] ?? '');
   }
-  if (opts.upgrade) out.push('Connection', 'Upgrade');
+  if (upgrade) out.push('Connection', 'Upgrade');
   return out;
 }
 

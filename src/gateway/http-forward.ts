@@ -157,5 +157,12 @@ function forward(
     }
   });
   if (expectContinue) res.writeContinue();
-  relay(req, upReq, reg, 'out', bytesOut, onCap);
+  if (hasBody(req)) {
+    relay(req, upReq, reg, 'out', bytesOut, onCap);
+  } else {
+    // Nothing to stream: end the upstream request now (its head goes out in one write) and let
+    // the empty request end on its own.
+    upReq.end();
+    req.resume();
+  }
 }

@@ -38,6 +38,9 @@ export function createListener(
     requireHostHeader: false,
     joinDuplicateHeaders: false,
     headersTimeout: settings.headersTimeoutMs,
+    // node only enforces headersTimeout when it sweeps its connections (every 30 s by default),
+    // so a slowloris head would live up to 30 s regardless of the setting.
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(settings.headersTimeoutMs / 2))),
     // Large uploads may legitimately take long; stalls are caught by the idle timeout instead.
     requestTimeout: 0,
     keepAliveTimeout: 5_000,
@@ -58,7 +61,12 @@ export function createListener(
     }
   };
 
+  // Sockets whose current request was already handed to a handler (and so decided and audited).
+  const inFlight = new WeakSet<Duplex>();
   const onRequest = (expectContinue: boolean) => (req: IncomingMessage, res: ServerResponse) => {
+    const sock = req.socket;
+    inFlight.add(sock);
+    res.once('close', () => inFlight.delete(sock));
     handleHttp(core, req, res, scope, agentFor, expectContinue).catch((err: unknown) => {
       internal(err, () => {
         sendRefusal(res, 'internal_error', { close: true });
@@ -85,6 +93,17 @@ export function createListener(
     const code = err.code ?? '';
     if (code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
+      return;
+    }
+    if (inFlight.has(socket)) {
+      // The head parsed and was decided (and audited) already; this is its body failing to parse
+      // (e.g. an odd Transfer-Encoding the pipeline refused). Its handler answers and closes; a
+      // second decision or a second status line here would be a lie and could corrupt the answer.
+      const t = setTimeout(() => socket.destroy(), 2000);
+      t.unref();
+      socket.once('close', () => {
+        clearTimeout(t);
+      });
       return;
     }
     core.refuse(null, { method: '', host: '', port: 0, reason: 'bad_request', rule: null });

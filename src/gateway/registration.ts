@@ -142,6 +142,11 @@ export class Registration implements AuditSubject {
     this.#call('onDeny', () => this.#hooks.onDeny?.(d));
   }
 
+  /** Whether an onEvent hook listens (callers skip building events nobody reads). */
+  get hasEventHook(): boolean {
+    return this.#hooks.onEvent !== undefined;
+  }
+
   event(e: EgressEvent): void {
     if (this.#hooks.onEvent !== undefined) this.#call('onEvent', () => this.#hooks.onEvent?.(e));
   }

@@ -45,19 +45,13 @@ export async function handleUpgrade(
   const a = r;
   const reg = a.reg;
   const where = { method: a.method, host: a.target.hostText, port: a.target.port };
-  const ac = new AbortController();
-  const onClientGone = (): void => {
-    ac.abort();
-  };
-  socket.once('close', onClientGone);
   const d = await dialTarget({
     addresses: a.addresses,
     port: a.target.port,
     upstream: reg.upstream,
     timeoutMs: core.settings.connectTimeoutMs,
-    signal: ac.signal,
+    abortOnClose: socket,
   });
-  socket.off('close', onClientGone);
   if (!d.ok) {
     a.release();
     const reason = socket.destroyed ? 'connect_failed' : d.reason;

@@ -1,6 +1,6 @@
 // bench/REPORT.md and bench/charts/*.svg from one results object. Everything in the report is
 // derived from the JSON, so `node bench/run.mjs --report-only` reproduces it exactly.
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { barChart } from './svg.mjs';
 import { evaluateTargets } from './targets.mjs';
@@ -432,6 +432,9 @@ export function writeReport(results, benchDir) {
     ),
     '',
   );
+  // The developers' reading of the figures (what remains and why), maintained by hand.
+  const analysis = join(benchDir, 'ANALYSIS.md');
+  if (existsSync(analysis)) out.push(readFileSync(analysis, 'utf8').trim(), '');
   const s = results.suites;
   for (const [name, r] of Object.entries(s))
     if (r.error) out.push(`**Suite ${name} failed:** \`${r.error.split('\n')[0]}\`\n`);

@@ -1,0 +1,73 @@
+/**
+ * Teardown when the orchestrator itself dies: a SIGKILLed parent runs none of its clean-up code,
+ * so only the sandbox's own parent-death wiring (bubblewrap --die-with-parent, setpriv
+ * --pdeathsig, the IPC channel closing) stands between its children and an orphaned process
+ * that spins forever. Every isolation level available here is checked.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { detectIsolation } from '../../src/spawner/sandbox/index.js';
+import { processesMatching } from '../helpers/spawner-harness.js';
+import { fixturesDir } from '../helpers/paths.js';
+
+const CHILD = join(import.meta.dirname, '..', 'helpers', 'orchestrator-crash-child.js');
+const ENTRY = join(fixturesDir, 'agents', 'infinite-loop.mjs');
+const MARKER = 'infinite-loop.mjs';
+
+async function eventually(check: () => boolean, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (check()) return true;
+    await sleep(25);
+  }
+  return check();
+}
+
+const detected = await detectIsolation();
+
+void describe('a SIGKILLed orchestrator leaves no subagent process behind', () => {
+  for (const level of ['bubblewrap', 'unshare', 'process'] as const) {
+    void test(`at isolation level '${level}'`, { timeout: 30_000 }, async (t) => {
+      if (!detected.available.includes(level)) {
+        t.skip(`isolation level '${level}' is not available on this machine`);
+        return;
+      }
+      assert.deepEqual(processesMatching(MARKER), [], 'no spinning subagent before the test');
+      const child = spawn(process.execPath, [CHILD, level, ENTRY], { stdio: ['ignore', 'pipe', 'inherit'] });
+      try {
+        let out = '';
+        child.stdout.setEncoding('utf8');
+        child.stdout.on('data', (d: string) => (out += d));
+        assert.ok(
+          await eventually(() => out.includes('\n'), 20_000),
+          'the orchestrator reported its subagents',
+        );
+        const { ids } = JSON.parse(out) as { ids: string[] };
+        assert.equal(ids.length, 2);
+        assert.ok(
+          await eventually(() => processesMatching(MARKER).length >= 2, 10_000),
+          'both subagents are running their endless loop',
+        );
+        child.kill('SIGKILL');
+        await once(child, 'exit');
+        assert.ok(
+          await eventually(() => processesMatching(MARKER).length === 0, 10_000),
+          `every subagent process died with the orchestrator (left: ${processesMatching(MARKER).join(', ')})`,
+        );
+      } finally {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        for (const pid of processesMatching(MARKER)) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+      }
+    });
+  }
+});

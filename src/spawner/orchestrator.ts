@@ -15,7 +15,7 @@ import type { EgressGateway } from '../gateway/types.js';
 import { ToolAcl } from '../policy/tools.js';
 import { ToolBroker } from '../tools/broker.js';
 import { SpawnQuotas, type SpawnReservation } from './quotas.js';
-import { detectIsolation, launch } from './sandbox/index.js';
+import { detectIsolation, launch, sweepStaleSandboxDirs } from './sandbox/index.js';
 import { SubagentRun } from './subagent.js';
 import type {
   IsolationLevel,
@@ -74,6 +74,8 @@ export async function createOrchestrator(opts: OrchestratorOptions): Promise<Orc
   validateOrchestratorOptions(opts);
   const detected = await detectIsolation();
   const level = chooseIsolation(opts.isolation ?? 'auto', detected.available, detected.best);
+  // Directories of sandboxes whose orchestrator was killed outright (no teardown ran).
+  const staleDirsRemoved = sweepStaleSandboxDirs().length;
   const owned = opts.logger === undefined ? createAuditLogger(opts.config.audit) : undefined;
   const logger = opts.logger ?? owned?.logger;
   if (logger === undefined) throw new Error('internal: no logger');
@@ -98,6 +100,7 @@ export async function createOrchestrator(opts: OrchestratorOptions): Promise<Orc
       {
         event: AuditEvent.OrchestratorStart,
         isolation: level,
+        staleDirsRemoved,
         available: detected.available,
         cgroup: detected.cgroup,
         gateway: gateway.url,

@@ -10,7 +10,9 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { detectIsolation } from '../../src/spawner/sandbox/index.js';
+import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { detectIsolation, sweepStaleSandboxDirs } from '../../src/spawner/sandbox/index.js';
 import { processesMatching } from '../helpers/spawner-harness.js';
 import { fixturesDir } from '../helpers/paths.js';
 
@@ -58,6 +60,13 @@ void describe('a SIGKILLed orchestrator leaves no subagent process behind', () =
           await eventually(() => processesMatching(MARKER).length === 0, 10_000),
           `every subagent process died with the orchestrator (left: ${processesMatching(MARKER).join(', ')})`,
         );
+        // The dead orchestrator could not delete its sandboxes' directories; the next one does.
+        const dirsOf = (): string[] =>
+          readdirSync(tmpdir()).filter((n) => ids.some((id) => n.startsWith(`sg-${id.slice(0, 24)}-`)));
+        assert.equal(dirsOf().length, 2, 'the killed orchestrator left its two sandbox directories');
+        const removed = sweepStaleSandboxDirs();
+        assert.equal(removed.filter((p) => ids.some((id) => p.includes(`sg-${id.slice(0, 24)}-`))).length, 2);
+        assert.deepEqual(dirsOf(), [], 'the sweep removed them');
       } finally {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
         for (const pid of processesMatching(MARKER)) {

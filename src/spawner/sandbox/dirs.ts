@@ -3,10 +3,60 @@
  * gateway socket, so teardown is a single recursive removal and other local users cannot reach
  * the socket.
  */
-import { mkdtempSync, mkdirSync } from 'node:fs';
+import { lstatSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SpawnerError } from '../../errors.js';
+
+const PREFIX = 'sg-';
+const OWNER_FILE = 'owner';
+
+/** `pid:starttime` of a live process (start time in clock ticks since boot), or null if it is gone. */
+function ownerToken(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces and parentheses); starttime is field 22.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const start = fields[19];
+    return start === undefined ? null : `${pid}:${start}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Removes sandbox directories left behind by orchestrators that no longer run (killed outright,
+ * so their teardown never happened). A directory is removed only when it is a real directory
+ * (not a symlink) owned by this user, carries our owner marker, and the process named there is
+ * gone or is another process that reused its pid. Returns the paths removed.
+ */
+export function sweepStaleSandboxDirs(base: string = tmpdir()): string[] {
+  const removed: string[] = [];
+  const uid = process.getuid?.();
+  let entries: string[];
+  try {
+    entries = readdirSync(base);
+  } catch {
+    return removed;
+  }
+  for (const name of entries) {
+    if (!name.startsWith(PREFIX)) continue;
+    const dir = join(base, name);
+    try {
+      const st = lstatSync(dir);
+      if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) continue;
+      const owner = readFileSync(join(dir, OWNER_FILE), 'utf8').trim();
+      const pid = Number(owner.split(':')[0]);
+      if (!Number.isInteger(pid) || pid <= 0) continue;
+      if (ownerToken(pid) === owner) continue; // its orchestrator still runs
+      rmSync(dir, { recursive: true, force: true });
+      removed.push(dir);
+    } catch {
+      // Not ours (no marker), or it vanished meanwhile: leave it.
+    }
+  }
+  return removed;
+}
 
 /** Paths for one sandbox; pass `root` as `LaunchSpec.ownedDir` so `dispose()` removes it. */
 export interface SandboxDirs {
@@ -18,7 +68,10 @@ export interface SandboxDirs {
 
 /** Creates `<base>/sg-<id>-XXXXXX/` (mode 0700) with `scratch/` in it. */
 export function createSandboxDirs(id: string, base: string = tmpdir()): SandboxDirs {
-  const root = mkdtempSync(join(base, `sg-${id.slice(0, 24)}-`));
+  const root = mkdtempSync(join(base, `${PREFIX}${id.slice(0, 24)}-`));
+  // Who owns it: an orchestrator killed outright cannot delete its sandboxes' directories; the next
+  // one finds them through this marker (pid + start time, so a reused pid is not mistaken for it).
+  writeFileSync(join(root, OWNER_FILE), `${ownerToken(process.pid) ?? process.pid}\n`, { mode: 0o600 });
   const scratchDir = join(root, 'scratch');
   mkdirSync(scratchDir, { mode: 0o700 });
   const gatewaySocketPath = join(root, 'gw.sock');

@@ -3,7 +3,7 @@
  */
 export { detectIsolation } from './detect.js';
 export { launch } from './launch.js';
-export { createSandboxDirs, type SandboxDirs } from './dirs.js';
+export { createSandboxDirs, sweepStaleSandboxDirs, type SandboxDirs } from './dirs.js';
 export { runtimeBootstrapPath } from './paths.js';
 export { SANDBOX_GATEWAY_SOCKET, SANDBOX_SCRATCH } from './command.js';
 export {

@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { createSandboxDirs, sweepStaleSandboxDirs } from '../../../src/spawner/sandbox/dirs.js';
+
+void test('the stale-directory sweep removes only marked directories of processes that are gone', (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'sweep-'));
+  t.after(() => {
+    rmSync(base, { recursive: true, force: true });
+  });
+  const live = createSandboxDirs('livexxxxxxxxxxxxxxxxxx', base); // owned by this running process
+  const dead = join(base, 'sg-dead-1');
+  mkdirSync(dead);
+  writeFileSync(join(dead, 'owner'), '2147483646:1\n'); // a pid that cannot exist
+  const reused = join(base, 'sg-reused-1');
+  mkdirSync(reused);
+  writeFileSync(join(reused, 'owner'), `${process.pid}:1\n`); // our pid, another start time
+  const unmarked = join(base, 'sg-unmarked-1');
+  mkdirSync(unmarked);
+  const target = join(base, 'precious');
+  mkdirSync(target);
+  writeFileSync(join(target, 'owner'), '2147483646:1\n');
+  symlinkSync(target, join(base, 'sg-link-1'));
+
+  const removed = sweepStaleSandboxDirs(base).sort();
+
+  assert.deepEqual(removed, [dead, reused].sort());
+  assert.ok(existsSync(live.root), 'a live orchestrator keeps its directory');
+  assert.ok(existsSync(unmarked), 'a directory without our marker is not ours');
+  assert.ok(existsSync(join(target, 'owner')), 'a symlink is never followed');
+});

@@ -5,11 +5,15 @@
 
 const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 
-/** Redaction by hand, for text the WHATWG parser refuses: the last `@` of the authority ends userinfo. */
+/**
+ * Redaction by hand, for text the WHATWG parser refuses: everything before the last `@` is taken
+ * as userinfo, even past a `/`, because a password such as `p/ss` makes the parser end the
+ * authority early and would otherwise be echoed. Over-redacting a path is the safe mistake.
+ */
 function redactByHand(text: string): string {
   const scheme = SCHEME.exec(text)?.[0] ?? '';
   const rest = text.slice(scheme.length);
-  const end = rest.search(/[/?#]/);
+  const end = rest.search(/[?#]/);
   const authority = end < 0 ? rest : rest.slice(0, end);
   const at = authority.lastIndexOf('@');
   if (at < 0) return text;

@@ -9,6 +9,7 @@
 import type { Socket } from 'node:net';
 import { GatewayError } from '../errors.js';
 import type { UpstreamSpec } from './types.js';
+import { redactUrl } from '../config/redact.js';
 
 /** A parsed upstream proxy. `authorization` is a secret: never log this object. */
 export interface Upstream {
@@ -20,15 +21,12 @@ export interface Upstream {
   readonly redacted: string;
 }
 
-/** A best-effort log-safe form of a proxy URL (never throws). */
+/**
+ * A log-safe form of a proxy URL (never throws). One redaction for the whole package: the config
+ * loader's also handles text the URL parser refuses (a password containing '/' or '@').
+ */
 export function redactProxyUrl(text: string): string {
-  try {
-    const u = new URL(text);
-    if (u.password !== '') u.password = '***';
-    return u.toString();
-  } catch {
-    return text.replace(/\/\/[^@/]*@/, '//***@');
-  }
+  return redactUrl(text);
 }
 
 /** Parses an upstream proxy URL; throws GatewayError SG_GATEWAY_INVALID_OPTIONS (redacted) if unusable. */

@@ -15,6 +15,8 @@ void describe('redactUrl', () => {
     ['u:secret@h:8080', 'u:***@h:8080'],
     ['http://u:secret@h:99999', 'http://u:***@h:99999'],
     ['http://u:@h', 'http://u:***@h'],
+    // A '/' in the password ends the authority for the URL parser; it must not be echoed.
+    ['http://u:p/ss@host:1', 'http://u:***@host:1'],
     ['not a url', 'not a url'],
     ['', ''],
   ];

@@ -9,25 +9,15 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { detectIsolation, sweepStaleSandboxDirs } from '../../src/spawner/sandbox/index.js';
-import { processesMatching } from '../helpers/spawner-harness.js';
+import { eventually, processesMatching } from '../helpers/spawner-harness.js';
 import { fixturesDir } from '../helpers/paths.js';
 
 const CHILD = join(import.meta.dirname, '..', 'helpers', 'orchestrator-crash-child.js');
 const ENTRY = join(fixturesDir, 'agents', 'infinite-loop.mjs');
 const MARKER = 'infinite-loop.mjs';
-
-async function eventually(check: () => boolean, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (check()) return true;
-    await sleep(25);
-  }
-  return check();
-}
 
 const detected = await detectIsolation();
 

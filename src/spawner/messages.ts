@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { SpawnDeniedError } from '../errors.js';
 import { AuditEvent } from '../audit/events.js';
 import type { ChildMessage, ParentMessage } from '../ipc/index.js';
-import type { BrokerSession, ToolBroker } from '../tools/broker.js';
+import type { BrokerOutcome, BrokerSession, ToolBroker } from '../tools/broker.js';
 import type { Meter } from './meter.js';
 import type { Outcome, TerminationReason } from './types.js';
 
@@ -103,8 +103,10 @@ export class ChildMessageHandler {
 
   #toolCall(callId: number, name: string, args: unknown): void {
     const d = this.#deps;
+    // Calls read in the same chunk after a violation must not reach the broker at all.
+    if (d.isEnding()) return;
     d.meter.countToolCall();
-    void d.broker.call(d.session, name, args).then((outcome) => {
+    const answer = (outcome: BrokerOutcome): void => {
       if (d.isEnding()) return;
       switch (outcome.kind) {
         case 'ok':
@@ -117,7 +119,11 @@ export class ChildMessageHandler {
           d.terminate(outcome.reason, outcome.detail);
           return;
       }
-    });
+    };
+    const outcome = d.broker.call(d.session, name, args);
+    // A refusal decided before the handler is acted on now (SIGKILL before the next message).
+    if (outcome instanceof Promise) void outcome.then(answer);
+    else answer(outcome);
   }
 
   #spawn(callId: number, agent: string, task: unknown): void {

@@ -140,8 +140,16 @@ export class ToolBroker {
     return [...this.#tools.keys()];
   }
 
-  /** Runs one call from a subagent. Never throws: every failure is an outcome. */
-  async call(session: BrokerSession, rawName: string, args: unknown): Promise<BrokerOutcome> {
+  /**
+   * Runs one call from a subagent. Never throws: every failure is an outcome.
+   *
+   * Every decision before the handler (ACL, API budget, arguments, cost) is answered
+   * synchronously, as a plain value, so the caller can terminate a violating subagent before it
+   * reads its next message: several calls can arrive in one chunk, and with an async answer the
+   * next call's handler would already be running when the violation was acted on. Only a call
+   * that reaches its handler returns a promise.
+   */
+  call(session: BrokerSession, rawName: string, args: unknown): BrokerOutcome | Promise<BrokerOutcome> {
     const name = canonicalToolName(rawName);
     const logged = name.slice(0, MAX_LOGGED_NAME);
     const audit = (allow: boolean, reason: string, rule: string | null): void => {
@@ -202,6 +210,15 @@ export class ToolBroker {
       };
     }
     audit(true, 'allowed', decision.rule);
+    return this.#runAudited(tool, args, session, logged);
+  }
+
+  async #runAudited(
+    tool: CompiledTool,
+    args: unknown,
+    session: BrokerSession,
+    logged: string,
+  ): Promise<BrokerOutcome> {
     const started = performance.now();
     const outcome = await this.#run(tool, args, session);
     this.#logger.info(

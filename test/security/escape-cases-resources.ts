@@ -157,6 +157,21 @@ export const RESOURCE_CASES: readonly EscapeCase[] = [
     name: 'a reused call id → protocol_violation',
     arm: expectOnly(PROTOCOL),
   },
+  {
+    category: 'malformed IPC',
+    program: 'ipc-denied-then-allowed.mjs',
+    name: 'a denied call and an allowed one in one write → tool_denied, the second handler never runs',
+    arm: (env: LevelEnv) => ({
+      task: null,
+      verify: (o) => {
+        assertOutcome(o, { status: 'terminated', reason: 'tool_denied' });
+        assert.ok(
+          !env.box.received().includes('ran-after-violation'),
+          'the allowed handler ran after the violation',
+        );
+      },
+    }),
+  },
   // ----- IPC floods -----------------------------------------------------------------------------
   {
     category: 'IPC flood',

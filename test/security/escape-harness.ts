@@ -147,9 +147,10 @@ export function caseDir(): { dir: string; remove: () => void } {
 }
 
 /** A tool the credential tests use as a mailbox: the holder drops its proxy URL, the test picks it up. */
-export function mailbox(): { tool: ToolDefinition; next(): Promise<string> } {
+export function mailbox(): { tool: ToolDefinition; next(): Promise<string>; received(): string[] } {
   const waiting: ((v: string) => void)[] = [];
   const box: string[] = [];
+  const all: string[] = [];
   return {
     tool: {
       description: 'test mailbox',
@@ -159,12 +160,14 @@ export function mailbox(): { tool: ToolDefinition; next(): Promise<string> } {
           typeof args === 'object' && args !== null && 'proxy' in args && typeof args.proxy === 'string'
             ? args.proxy
             : '';
+        all.push(proxy);
         const w = waiting.shift();
         if (w === undefined) box.push(proxy);
         else w(proxy);
         return Promise.resolve({ ok: true });
       },
     },
+    received: () => [...all],
     next: () => {
       const v = box.shift();
       if (v !== undefined) return Promise.resolve(v);

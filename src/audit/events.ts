@@ -68,6 +68,9 @@ const NESTED_KEYS = [
 export const REDACT_PATHS: readonly string[] = [
   ...SECRET_KEYS,
   'upstream.url',
+  'proxy.url',
+  'gateway.upstream.url',
+  'config.gateway.upstream.url',
   'headers.authorization',
   'headers["proxy-authorization"]',
   'headers.cookie',

@@ -98,7 +98,9 @@ export function checkCidr(raw: string): Checked {
 /** Validates a tool pattern; returns its lower-cased form. */
 export function checkToolPattern(raw: string): Checked {
   const problem = validateToolPattern(raw);
-  if (problem !== null) return { ok: false, message: problem };
+  // The policy engine quotes the pattern verbatim; a proxy URL pasted here must not be echoed.
+  if (problem !== null)
+    return { ok: false, message: problem.replace(JSON.stringify(raw), displayValue(raw)) };
   return { ok: true, value: raw.toLowerCase() };
 }
 

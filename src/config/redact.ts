@@ -6,18 +6,17 @@
 const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 
 /**
- * Redaction by hand, for text the WHATWG parser refuses: everything before the last `@` is taken
- * as userinfo, even past a `/`, because a password such as `p/ss` makes the parser end the
- * authority early and would otherwise be echoed. Over-redacting a path is the safe mistake.
+ * Redaction by hand, for text the WHATWG parser refuses or reads without a password: everything
+ * before the LAST `@` of the text is taken as userinfo, even past a `/`, `?` or `#`, because a
+ * password such as `p/ss` or `pa#ss` makes the parser end the authority early and would otherwise
+ * be echoed. Over-redacting a path or fragment is the safe mistake.
  */
 function redactByHand(text: string): string {
   const scheme = SCHEME.exec(text)?.[0] ?? '';
   const rest = text.slice(scheme.length);
-  const end = rest.search(/[?#]/);
-  const authority = end < 0 ? rest : rest.slice(0, end);
-  const at = authority.lastIndexOf('@');
+  const at = rest.lastIndexOf('@');
   if (at < 0) return text;
-  const userinfo = authority.slice(0, at);
+  const userinfo = rest.slice(0, at);
   const colon = userinfo.indexOf(':');
   if (colon < 0) return text;
   return `${scheme}${userinfo.slice(0, colon)}:***${rest.slice(at)}`;

@@ -446,6 +446,12 @@ void describe('secrets never appear in errors', () => {
     domain(`user:${secret}@api.example.com`),
     { agents: {}, gateway: { upstream: `gopher://user:${secret}@h:70` } },
     { agents: {}, gateway: { upstream: `http://user:${secret}@h:8080?x=1` } },
+    // Found in review: '#', '?' and '/' in a password, and a proxy URL pasted as a tool name.
+    w({ proxy: `http://user:pa#${secret}@proxy.example:8080` }),
+    w({ proxy: `http://user:s?${secret}@proxy.example:8080` }),
+    w({ proxy: `http://user:80#${secret}@proxy.example` }),
+    w({ proxy: `http://user:p/${secret}@proxy.example:8080` }),
+    w({ tools_allowed: [`http://user:${secret}@x.example`] }),
   ];
   for (const [i, config] of leaky.entries()) {
     void test(`a password in a bad URL is redacted (case ${i})`, () => {

@@ -17,6 +17,9 @@ void describe('redactUrl', () => {
     ['http://u:@h', 'http://u:***@h'],
     // A '/' in the password ends the authority for the URL parser; it must not be echoed.
     ['http://u:p/ss@host:1', 'http://u:***@host:1'],
+    ['http://user:pa#ss@host:8080', 'http://user:***@host:8080'],
+    ['http://user:s3cr?et@host:8080', 'http://user:***@host:8080'],
+    ['http://user:80#secret@host', 'http://user:***@host'],
     ['not a url', 'not a url'],
     ['', ''],
   ];

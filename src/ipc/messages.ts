@@ -80,7 +80,10 @@ export const SpawnResultMessageSchema = z.union([
 /** The `spawn_result` message. */
 export type SpawnResultMessage = z.infer<typeof SpawnResultMessageSchema>;
 
-/** The parent asks the child to stop (ctx.signal aborts); a SIGKILL follows if it does not. */
+/**
+ * The parent asks the child to stop (ctx.signal aborts). Reserved for a graceful cancel: today the
+ * parent ends every run, violation or not, with an immediate SIGKILL and never sends it.
+ */
 export const AbortMessageSchema = z.strictObject({
   type: z.literal('abort'),
   reason: z.string().max(MAX_TEXT_LENGTH),

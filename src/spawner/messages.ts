@@ -184,7 +184,8 @@ export class ChildMessageHandler {
   #result(msg: Extract<ChildMessage, { type: 'result' }>): void {
     const d = this.#deps;
     if (!msg.ok) {
-      d.complete({ status: 'failed', error: msg.error });
+      // The child's own text: mask its credential like every other line it can author.
+      d.complete({ status: 'failed', error: { code: msg.error.code, message: d.mask(msg.error.message) } });
       return;
     }
     const text = JSON.stringify(msg.output) as string | undefined;

@@ -69,17 +69,23 @@ export interface SandboxDirs {
 /** Creates `<base>/sg-<id>-XXXXXX/` (mode 0700) with `scratch/` in it. */
 export function createSandboxDirs(id: string, base: string = tmpdir()): SandboxDirs {
   const root = mkdtempSync(join(base, `${PREFIX}${id.slice(0, 24)}-`));
-  // Who owns it: an orchestrator killed outright cannot delete its sandboxes' directories; the next
-  // one finds them through this marker (pid + start time, so a reused pid is not mistaken for it).
-  writeFileSync(join(root, OWNER_FILE), `${ownerToken(process.pid) ?? process.pid}\n`, { mode: 0o600 });
   const scratchDir = join(root, 'scratch');
-  mkdirSync(scratchDir, { mode: 0o700 });
   const gatewaySocketPath = join(root, 'gw.sock');
-  if (Buffer.byteLength(gatewaySocketPath) > 100) {
-    throw new SpawnerError(
-      'SG_SANDBOX_LAUNCH',
-      `gateway socket path ${gatewaySocketPath} is too long for a Unix socket; use a shorter base directory`,
-    );
+  try {
+    if (Buffer.byteLength(gatewaySocketPath) > 100) {
+      throw new SpawnerError(
+        'SG_SANDBOX_LAUNCH',
+        `gateway socket path ${gatewaySocketPath} is too long for a Unix socket; use a shorter base directory`,
+      );
+    }
+    // Who owns it: an orchestrator killed outright cannot delete its sandboxes' directories; the
+    // next one finds them through this marker (pid + start time, so a reused pid is not mistaken).
+    writeFileSync(join(root, OWNER_FILE), `${ownerToken(process.pid) ?? process.pid}\n`, { mode: 0o600 });
+    mkdirSync(scratchDir, { mode: 0o700 });
+  } catch (err) {
+    // The caller never learns the path of a directory it could not use: remove it here.
+    rmSync(root, { recursive: true, force: true });
+    throw err;
   }
   return { root, scratchDir, gatewaySocketPath };
 }

@@ -155,17 +155,23 @@ export async function launch(spec: LaunchSpec): Promise<Sandbox> {
     runtimeBootstrapPath,
     entry,
   ];
-  const [file, ...args] = buildArgv(spec, caps, inner, readPaths, env, cgroup);
-  if (file === undefined) throw new SpawnerError('SG_SANDBOX_LAUNCH', 'empty command');
-
-  const child = spawn(file, args, {
-    cwd: spec.scratchDir,
-    env,
-    // Own session and process group: kill(-pgid) reaches the whole tree, and the child's
-    // process.kill(0, ...) cannot reach the orchestrator's group.
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-  });
+  let child: ReturnType<typeof spawn>;
+  try {
+    const [file, ...args] = buildArgv(spec, caps, inner, readPaths, env, cgroup);
+    if (file === undefined) throw new SpawnerError('SG_SANDBOX_LAUNCH', 'empty command');
+    child = spawn(file, args, {
+      cwd: spec.scratchDir,
+      env,
+      // Own session and process group: kill(-pgid) reaches the whole tree, and the child's
+      // process.kill(0, ...) cannot reach the orchestrator's group.
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    });
+  } catch (err) {
+    // Nothing runs in it yet: the cgroup would otherwise outlive the failed launch.
+    cgroup?.remove();
+    throw err;
+  }
   const pid = child.pid;
   const channel = child.stdio[3];
   const out = child.stdout;

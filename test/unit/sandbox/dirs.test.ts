@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -30,4 +30,18 @@ void test('the stale-directory sweep removes only marked directories of processe
   assert.ok(existsSync(live.root), 'a live orchestrator keeps its directory');
   assert.ok(existsSync(unmarked), 'a directory without our marker is not ours');
   assert.ok(existsSync(join(target, 'owner')), 'a symlink is never followed');
+});
+
+void test('a sandbox directory whose socket path would be too long is refused and removed', (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'sweep-'));
+  t.after(() => {
+    rmSync(base, { recursive: true, force: true });
+  });
+  const deep = join(base, 'x'.repeat(90));
+  mkdirSync(deep);
+  assert.throws(
+    () => createSandboxDirs('idxxxxxxxxxxxxxxxxxxxxxx', deep),
+    (err: unknown) => err instanceof Error && 'code' in err && err.code === 'SG_SANDBOX_LAUNCH',
+  );
+  assert.deepEqual(readdirSync(deep), [], 'nothing is left behind');
 });

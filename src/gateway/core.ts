@@ -135,14 +135,19 @@ export class GatewayCore {
       reg.limit('egress_bytes', `egress byte cap of ${reg.maxEgressBytes ?? 0} reached`);
       return this.refuse(reg, { ...where, reason: 'egress_bytes_exceeded', rule: null });
     }
-    if (reg.maxApiCalls !== undefined && reg.usage.requests >= reg.maxApiCalls) {
+    if (reg.maxApiCalls !== undefined && reg.apiCallsTaken >= reg.maxApiCalls) {
       reg.limit('api_calls', `egress request beyond max_api_calls=${reg.maxApiCalls}`);
       return this.refuse(reg, { ...where, reason: 'api_calls_exceeded', rule: null });
     }
-    if (!reg.countRequest()) return this.refuse(reg, { ...where, reason: 'api_calls_exceeded', rule: null });
+    // The slot first: a request refused for the tunnel cap must not spend the caller's budget.
     if (reg.open >= this.settings.maxTunnelsPerSubagent || !this.slots.tryAcquire()) {
       return this.refuse(reg, { ...where, reason: 'tunnel_limit', rule: null });
     }
+    if (!reg.countRequest()) {
+      this.slots.release();
+      return this.refuse(reg, { ...where, reason: 'api_calls_exceeded', rule: null });
+    }
+    reg.apiCallsTaken++;
     reg.open++;
     let held = true;
     const release = (): void => {
@@ -167,8 +172,9 @@ export class GatewayCore {
       addresses = [target.host.address];
     }
     if (reg.revoked) {
+      // Revoked while its name was being resolved: refused (and audited) like any dead credential.
       release();
-      return { reason: 'auth_invalid', status: 407 };
+      return this.refuse(reg, { ...where, reason: 'auth_invalid', rule: null, dnsMs });
     }
     // One prohibited answer denies the request: an attacker controlling DNS could otherwise mix a
     // public address with an internal one and win whenever the internal one is dialled.

@@ -32,6 +32,11 @@ export class Registration implements AuditSubject {
   readonly bucket: TokenBucket;
   readonly maxEgressBytes: number | undefined;
   readonly maxApiCalls: number | undefined;
+  /**
+   * Requests admitted against `maxApiCalls`, counted when admitted (not when connected), so
+   * concurrent requests cannot all pass the check before any of them is counted.
+   */
+  apiCallsTaken = 0;
   /** Open tunnels and in-flight requests. */
   open = 0;
   revoked = false;

@@ -75,6 +75,7 @@ export async function handleUpgrade(
     a.release();
     core.closed(a, { address: d.address, status, connectMs: d.ms, ...bytes, end });
   };
+  let upgraded = false;
   const out = request({
     method: 'GET',
     path: a.target.path,
@@ -85,13 +86,17 @@ export async function handleUpgrade(
       return target;
     },
   });
+  // A target that accepts the connection but never answers the handshake (or trickles a refusal)
+  // must not hold a tunnel slot and two sockets forever: the idle timeout applies until upgrade.
+  out.setTimeout(core.settings.idleTimeoutMs, () => {
+    if (!upgraded) out.destroy(new Error('websocket handshake timed out'));
+  });
   out.on('error', () => {
     if (settled) return;
     core.refuse(reg, { ...where, reason: 'upstream_error', rule: null, address: d.address, dnsMs: a.dnsMs });
     writeRawRefusal(socket, 'upstream_error');
     settle(502, 'error', { bytesIn: 0, bytesOut: 0 });
   });
-  let upgraded = false;
   out.on('upgrade', (res: IncomingMessage, upSocket: Socket, upHead: Buffer) => {
     upgraded = true;
     core.allow(a, d.address, 101, d.ms);
@@ -122,7 +127,15 @@ export async function handleUpgrade(
     let size = 0;
     res.on('data', (c: Buffer) => {
       size += c.length;
-      if (size <= 64 * 1024) chunks.push(c);
+      if (size <= 64 * 1024) {
+        chunks.push(c);
+        return;
+      }
+      // A refusal body has no business being this large: stop reading instead of discarding forever.
+      res.destroy();
+      target.destroy();
+      socket.destroy();
+      settle(status, 'error', { bytesIn: 0, bytesOut: 0 });
     });
     res.on('end', () => {
       const bodyBuf = Buffer.concat(chunks);

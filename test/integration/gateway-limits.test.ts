@@ -86,6 +86,43 @@ void describe('egress gateway limits', () => {
     b.gw.revoke('calls');
   });
 
+  void test('concurrent requests never exceed limits.maxApiCalls (counted when admitted, not when connected)', async () => {
+    const wide = await startBench({ gateway: { maxRequestsPerSecond: 1000, maxTunnelsPerSubagent: 64 } });
+    try {
+      const c = wide.gw.register({ id: 'burst', network: net(wide), limits: { maxApiCalls: 3 } });
+      const results = await Promise.all(Array.from({ length: 12 }, () => get(wide, authOf(c))));
+      const statuses = results.map((r) => r.status).join(',');
+      assert.equal(results.filter((r) => r.status === 200).length, 3, statuses);
+      assert.equal(results.filter((r) => r.status === 429).length, 9, statuses);
+      assert.equal(wide.gw.usage('burst').requests, 3);
+    } finally {
+      await wide.close();
+    }
+    assert.equal(wide.trapHits(), 0);
+  });
+
+  void test('a request refused for the tunnel cap does not spend the countRequest budget', async () => {
+    let counted = 0;
+    const c = b.gw.register({
+      id: 'capped',
+      network: net(b),
+      countRequest: () => {
+        counted++;
+        return true;
+      },
+    });
+    const held = await openTunnel(b.port, `api.allowed.test:${b.originPort}`, authOf(c));
+    try {
+      const r = await get(b, authOf(c));
+      assert.equal(r.status, 429);
+      assert.match(r.headers['proxy-status'] ?? '', /tunnel_limit/);
+      assert.equal(counted, 1, 'only the admitted tunnel was counted');
+    } finally {
+      held.destroy();
+      b.gw.revoke('capped');
+    }
+  });
+
   void test('refuses a request when countRequest says no, before any DNS query', async () => {
     const c = b.gw.register({ id: 'budget', network: net(b), countRequest: () => false });
     const calls = b.resolverCalls.length;

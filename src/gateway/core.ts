@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { CredentialStore } from './auth.js';
 import type { GatewayAudit } from './audit.js';
-import { countExact, countHeader } from './headers.js';
+import { requestHeaderCounts } from './headers.js';
 import type { Slots } from './limits.js';
 import type { Registration } from './registration.js';
 import { resolveOnce } from './resolve.js';
@@ -46,6 +46,12 @@ export interface Refusal {
   readonly status: number;
 }
 
+/**
+ * What the pipeline reads of a request: node's IncomingMessage, or a CONNECT head the gateway
+ * parsed itself with the same rules.
+ */
+export type AdmitRequest = Pick<IncomingMessage, 'method' | 'url' | 'httpVersion' | 'headers' | 'rawHeaders'>;
+
 /** What the listener restricts (a per-subagent Unix listener accepts one id only). */
 export interface ListenerScope {
   readonly onlyId: string | undefined;
@@ -72,7 +78,7 @@ export class GatewayCore {
 
   /** Runs the pipeline for one request. */
   async admit(
-    req: IncomingMessage,
+    req: AdmitRequest,
     kind: RequestKind,
     scope: ListenerScope,
     socket: Duplex,
@@ -81,12 +87,9 @@ export class GatewayCore {
     // Fail closed: with a dead audit sink no decision could be recorded.
     if (this.audit.failed !== undefined)
       return this.refuse(null, { method, host: '', port: 0, reason: 'internal_error', rule: null });
-    const raw = req.rawHeaders;
-    const auth = this.store.verify(
-      req.headers['proxy-authorization'],
-      countExact(raw, 'proxy-authorization'),
-      socket,
-    );
+    // One pass over the raw headers for both counts the pipeline needs.
+    const counts = requestHeaderCounts(req.rawHeaders);
+    const auth = this.store.verify(req.headers['proxy-authorization'], counts.proxyAuthorization, socket);
     if (!auth.ok || (scope.onlyId !== undefined && auth.value.id !== scope.onlyId) || auth.value.revoked) {
       const reason = auth.ok ? 'auth_invalid' : auth.reason;
       return this.refuse(null, { method, host: '', port: 0, reason, rule: null });
@@ -109,8 +112,7 @@ export class GatewayCore {
     }
     const target = parsed.target;
     const where = { method, host: target.hostText, port: target.port };
-    if (countHeader(raw, 'host') > 1)
-      return this.refuse(reg, { ...where, reason: 'bad_request', rule: null });
+    if (counts.host > 1) return this.refuse(reg, { ...where, reason: 'bad_request', rule: null });
     if (!hostHeaderMatches(req.headers.host, target, kind === 'connect' ? target.port : 80)) {
       return this.refuse(reg, { ...where, reason: 'host_mismatch', rule: null });
     }

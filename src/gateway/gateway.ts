@@ -14,7 +14,6 @@ import { EgressPolicy } from '../policy/index.js';
 import { GatewayAudit } from './audit.js';
 import { CredentialStore } from './auth.js';
 import { GatewayCore } from './core.js';
-import { PinnedAgent } from './forward-agent.js';
 import { Slots } from './limits.js';
 import { createListener } from './listener.js';
 import {
@@ -25,6 +24,7 @@ import {
   toNetworkSection,
   type GatewaySettings,
 } from './options.js';
+import { RegistrationPools } from './pool.js';
 import { Registration } from './registration.js';
 import { systemResolver } from './resolve.js';
 import type {
@@ -77,7 +77,7 @@ class EgressGatewayImpl implements EgressGateway {
   readonly #audit: GatewayAudit;
   readonly #regs = new Map<string, Registration>();
   readonly #archive = new Map<string, EgressUsage>();
-  readonly #agents = new WeakMap<Registration, PinnedAgent>();
+  readonly #pools = new WeakMap<Registration, RegistrationPools>();
   readonly #connections = new Set<Duplex>();
   readonly #unix = new Map<string, { server: Server; path: string }>();
   readonly #upstream: Upstream | undefined;
@@ -155,7 +155,7 @@ class EgressGatewayImpl implements EgressGateway {
     return createListener(
       this.#core,
       { onlyId },
-      (reg) => this.#agentFor(reg),
+      (reg) => this.#poolsFor(reg),
       {
         maxHeaderSize: s.maxHeaderSize,
         headersTimeoutMs: s.headersTimeoutMs,
@@ -165,25 +165,21 @@ class EgressGatewayImpl implements EgressGateway {
     );
   }
 
-  #agentFor(reg: Registration): PinnedAgent {
-    let agent = this.#agents.get(reg);
-    if (agent === undefined) {
-      const a = new PinnedAgent({
-        upstream: reg.upstream,
+  #poolsFor(reg: Registration): RegistrationPools {
+    let pools = this.#pools.get(reg);
+    if (pools === undefined) {
+      const p = new RegistrationPools(reg, {
         connectTimeoutMs: this.#settings.connectTimeoutMs,
         idleTimeoutMs: this.#settings.idleTimeoutMs,
-        maxSockets: this.#settings.maxTunnelsPerSubagent,
-        onSocket: (sock) => {
-          reg.track(sock);
-        },
+        maxConnections: this.#settings.maxTunnelsPerSubagent,
       });
       reg.onRevoke(() => {
-        a.destroy();
+        p.destroy();
       });
-      this.#agents.set(reg, a);
-      agent = a;
+      this.#pools.set(reg, p);
+      pools = p;
     }
-    return agent;
+    return pools;
   }
 
   get url(): string {

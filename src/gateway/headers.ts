@@ -50,21 +50,71 @@ export function countExact(raw: readonly string[], lower: string): number {
   return n;
 }
 
-/** Folded names of a raw header list (index i holds the name at raw[2i]) and the hops `Connection` names. */
-function foldAll(raw: readonly string[]): { folded: string[]; named: Set<string> | undefined } {
-  const folded: string[] = [];
-  let named: Set<string> | undefined;
+/**
+ * The two header counts the decision pipeline needs, in one pass over the raw list:
+ * `Proxy-Authorization` (exact name, any case; duplicates are ambiguous and refused) and Host in
+ * every spelling variant (two Host headers are refused).
+ */
+export function requestHeaderCounts(raw: readonly string[]): { proxyAuthorization: number; host: number } {
+  let proxyAuthorization = 0;
+  let host = 0;
   for (let i = 0; i < raw.length; i += 2) {
-    const f = foldHeaderName(raw[i] ?? '');
-    folded.push(f);
-    if (f !== 'connection') continue;
-    named ??= new Set();
-    for (const t of (raw[i + 1] ?? '').split(',')) {
+    const name = raw[i] ?? '';
+    // Only names of these two lengths can be either header: the rest skip the case folding.
+    if (name.length === 19) {
+      if (name.toLowerCase() === 'proxy-authorization') proxyAuthorization++;
+    } else if (name.length === 4 && foldHeaderName(name) === 'host') host++;
+  }
+  return { proxyAuthorization, host };
+}
+
+/**
+ * Hops named by `Connection` headers (folded) that the filter would otherwise keep, or undefined
+ * when there are none (the usual `keep-alive` and `close` need no second pass, except for a
+ * header that is literally named `Close`).
+ */
+function connectionHops(raw: readonly string[], at: readonly number[]): Set<string> | undefined {
+  let named: Set<string> | undefined;
+  for (const i of at) {
+    const value = raw[i + 1] ?? '';
+    // The value nearly every target sends names nothing the filter keeps.
+    if (value.length === 10 && value.toLowerCase() === 'keep-alive') continue;
+    for (const t of value.split(',')) {
       const tf = foldHeaderName(t.trim());
-      if (tf !== '') named.add(tf);
+      // Hop-by-hop and proxy names are dropped (or exempted) regardless of what Connection says.
+      if (tf === '' || HOP_BY_HOP.has(tf) || isProxyHeader(tf)) continue;
+      named ??= new Set();
+      named.add(tf);
     }
   }
-  return { folded, named };
+  return named;
+}
+
+/**
+ * False when a header name certainly does not fold to a hop-by-hop, proxy or `Connection` name:
+ * those are the only names the filter treats specially, and they are recognisable by their first
+ * letter and length (folding keeps the length), so most names skip the folding entirely.
+ */
+function mayBeSpecial(name: string): boolean {
+  const n = name.length;
+  // `| 0x20` lower-cases an ASCII letter and maps no other character onto one.
+  switch (name.charCodeAt(0) | 0x20) {
+    case 0x70: // p: proxy, proxy-*
+      return n >= 5;
+    case 0x74: // t: te, trailer, trailers, transfer-encoding
+      return n === 2 || n === 7 || n === 8 || n === 17;
+    case 0x68: // h: host, http2-settings
+      return n === 4 || n === 14;
+    case 0x65: // e: expect
+      return n === 6;
+    case 0x75: // u: upgrade
+      return n === 7;
+    case 0x63: // c: connection
+    case 0x6b: // k: keep-alive
+      return n === 10;
+    default:
+      return false;
+  }
 }
 
 /**
@@ -81,20 +131,49 @@ export function forwardResponseHeaders(raw: readonly string[], opts: { upgrade: 
   return filterHeaders(raw, opts.upgrade, true);
 }
 
+/**
+ * {@link forwardResponseHeaders} for a header list as the HTTP client parsed it (latin1 bytes):
+ * only the headers kept are converted to strings.
+ */
+export function forwardResponseHeaderBuffers(raw: readonly Buffer[]): string[] {
+  const text: string[] = new Array<string>(raw.length);
+  for (let i = 0; i < raw.length; i++) text[i] = raw[i]?.toString('latin1') ?? '';
+  return filterHeaders(text, false, true);
+}
+
 function filterHeaders(raw: readonly string[], upgrade: boolean, response: boolean): string[] {
-  const { folded, named } = foldAll(raw);
   const out: string[] = [];
+  // Positions (in raw) of Connection headers; rare beyond `keep-alive`/`close`, so the hops they
+  // name are removed in a second pass only when there are any.
+  let connections: number[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const f = folded[i >> 1] ?? '';
+    const name = raw[i] ?? '';
+    if (!mayBeSpecial(name)) {
+      out.push(name, raw[i + 1] ?? '');
+      continue;
+    }
+    const f = foldHeaderName(name);
+    if (f === 'connection') (connections ??= []).push(i);
     const keep =
       (upgrade && f === 'upgrade') ||
       // A response's Host and Expect mean nothing hop-by-hop; they pass through untouched.
       (response && (f === 'host' || f === 'expect')) ||
-      !(HOP_BY_HOP.has(f) || isProxyHeader(f) || (named !== undefined && named.has(f)));
-    if (keep) out.push(raw[i] ?? '', raw[i + 1] ?? '');
+      !(HOP_BY_HOP.has(f) || isProxyHeader(f));
+    if (keep) out.push(name, raw[i + 1] ?? '');
   }
-  if (upgrade) out.push('Connection', 'Upgrade');
-  return out;
+  const named = connections === undefined ? undefined : connectionHops(raw, connections);
+  let result = out;
+  if (named !== undefined) {
+    result = [];
+    for (let i = 0; i < out.length; i += 2) {
+      const name = out[i] ?? '';
+      // Only names the first pass kept are here: none is hop-by-hop or exempt.
+      if (named.has(foldHeaderName(name))) continue;
+      result.push(name, out[i + 1] ?? '');
+    }
+  }
+  if (upgrade) result.push('Connection', 'Upgrade');
+  return result;
 }
 
 /** True when header names and values are safe to write raw (no CR/LF/NUL smuggling). */

@@ -2,21 +2,19 @@
  * Absolute-form HTTP forwarding: bodies stream both ways chunk by chunk (never buffered whole),
  * hop-by-hop and proxy headers are stripped, redirects are passed through untouched (a redirect
  * is just a response; following it would be a new request the subagent did not make).
+ *
+ * The exchange runs on the registration's own undici pool for the checked address, through a
+ * low-level dispatch handler that writes the response straight into the client's response.
  */
-import { request, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import { isRefusal, type Admission, type GatewayCore, type ListenerScope } from './core.js';
-import { DialError, takeDialMs, type PinnedAgent } from './forward-agent.js';
-import { forwardRequestHeaders, forwardResponseHeaders } from './headers.js';
+import { forwardRequestHeaders, forwardResponseHeaderBuffers } from './headers.js';
+import { DialError, type PinnedClient, type PooledHandler, type RegistrationPools } from './pool.js';
 import type { Registration } from './registration.js';
 import { sendRefusal } from './status.js';
 import { hostHeaderFor } from './target.js';
-import { relay } from './tunnel.js';
-
-function hasBody(req: IncomingMessage): boolean {
-  const cl = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
-}
+import { account } from './tunnel.js';
 
 /** Handles one absolute-form (non-CONNECT, non-Upgrade) request. */
 export async function handleHttp(
@@ -24,10 +22,12 @@ export async function handleHttp(
   req: IncomingMessage,
   res: ServerResponse,
   scope: ListenerScope,
-  agentFor: (reg: Registration) => PinnedAgent,
+  poolsFor: (reg: Registration) => RegistrationPools,
   expectContinue: boolean,
 ): Promise<void> {
-  const body = hasBody(req);
+  const te = req.headers['transfer-encoding'];
+  const cl = req.headers['content-length'];
+  const body = te !== undefined || (cl !== undefined && cl !== '0');
   if (req.httpVersion !== '1.1' && req.httpVersion !== '1.0') {
     core.refuse(null, { method: req.method ?? '', host: '', port: 0, reason: 'bad_request', rule: null });
     sendRefusal(res, 'bad_request', { close: true });
@@ -43,126 +43,207 @@ export async function handleHttp(
     r.release();
     return;
   }
-  forward(core, r, req, res, agentFor(r.reg), expectContinue);
+  const ex = new Exchange(core, r, res);
+  // Whatever happens from here on, the exchange ends exactly once and releases its slot.
+  try {
+    const headers = forwardRequestHeaders(req.rawHeaders, { upgrade: false });
+    headers.push('Host', hostHeaderFor(r.target));
+    if (expectContinue) res.writeContinue();
+    let upload: Readable | null = null;
+    if (body) upload = ex.upload(req);
+    else req.resume();
+    // Plain HTTP dials the first checked address; the pool is keyed by it.
+    poolsFor(r.reg).dispatch(
+      ex.address,
+      r.target.port,
+      { method: req.method ?? 'GET', path: r.target.path, headers, body: upload },
+      ex,
+    );
+  } catch (err) {
+    ex.failed(err instanceof Error ? err : new Error(String(err)));
+  }
 }
 
-function forward(
-  core: GatewayCore,
-  a: Admission,
-  req: IncomingMessage,
-  res: ServerResponse,
-  agent: PinnedAgent,
-  expectContinue: boolean,
-): void {
-  const reg = a.reg;
-  const target = a.target;
-  // Plain HTTP dials the first checked address; the pool is keyed by it.
-  const address = a.addresses[0] ?? '';
-  const headers = forwardRequestHeaders(req.rawHeaders, { upgrade: false });
-  headers.push('Host', hostHeaderFor(target));
-  if (req.headers['transfer-encoding'] !== undefined) headers.push('Transfer-Encoding', 'chunked');
+type FailReason = DialError['reason'] | 'upstream_error' | 'egress_bytes_exceeded' | 'auth_invalid';
 
-  const bytesIn = { n: 0 };
-  const bytesOut = { n: 0 };
-  let connectMs: number | undefined;
-  let status = 0;
-  let decided = false;
-  let done = false;
-  const where = { method: a.method, host: target.hostText, port: target.port };
-
-  const finish = (end: string): void => {
-    if (done) return;
-    done = true;
-    if (!decided) {
-      decided = true;
-      core.allow(a, address, status, connectMs);
-    }
-    a.release();
-    core.closed(a, { address, status, connectMs, bytesIn: bytesIn.n, bytesOut: bytesOut.n, end });
+/**
+ * One forwarded exchange: the undici handler for the target side, and the bookkeeping that makes
+ * every request end in exactly one decision record, one close record and one slot release.
+ */
+class Exchange implements PooledHandler {
+  client: PinnedClient | undefined = undefined;
+  readonly address: string;
+  readonly #core: GatewayCore;
+  readonly #a: Admission;
+  readonly #reg: Registration;
+  readonly #res: ServerResponse;
+  #abort: ((err?: Error) => void) | undefined;
+  #resume: (() => void) | undefined;
+  #connectMs: number | undefined;
+  #status = 0;
+  #bytesIn = 0;
+  #bytesOut = 0;
+  #decided = false;
+  #done = false;
+  readonly #onDrain = (): void => {
+    this.#resume?.();
   };
 
-  const upReq = request({
-    host: address,
-    port: target.port,
-    method: req.method ?? 'GET',
-    path: target.path,
-    headers,
-    setHost: false,
-    agent,
-  });
+  constructor(core: GatewayCore, a: Admission, res: ServerResponse) {
+    this.#core = core;
+    this.#a = a;
+    this.#reg = a.reg;
+    this.#res = res;
+    this.address = a.addresses[0] ?? '';
+    res.once('close', () => {
+      if (res.writableFinished) {
+        this.#finish('complete');
+        return;
+      }
+      // The client left (or was cut by revoke) before the answer was complete.
+      this.#cancel();
+      this.#finish(this.#reg.revoked ? 'revoked' : 'client_closed');
+    });
+  }
 
-  const failBeforeResponse = (
-    reason: DialError['reason'] | 'upstream_error' | 'egress_bytes_exceeded',
-  ): void => {
-    if (!decided && !res.headersSent) {
-      decided = true;
-      core.refuse(reg, { ...where, reason, rule: null, address, dnsMs: a.dnsMs, connectMs });
+  /**
+   * The request body as undici reads it: every chunk is counted against the egress byte cap
+   * before it is handed on, so the chunk that would cross the cap never leaves. A wrapper rather
+   * than the request itself, so that undici tearing down a failed upload does not destroy the
+   * client connection before it has been answered.
+   */
+  upload(req: IncomingMessage): Readable {
+    const body = new Readable({
+      read(): void {
+        req.resume();
+      },
+    });
+    req.on('data', (chunk: Buffer) => {
+      if (this.#done) return;
+      if (!account(this.#reg, 'out', chunk.length)) {
+        req.pause();
+        this.#fail('egress_bytes_exceeded');
+        return;
+      }
+      this.#bytesOut += chunk.length;
+      if (!body.push(chunk)) req.pause();
+    });
+    req.once('end', () => {
+      body.push(null);
+    });
+    return body;
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abort = abort;
+    this.#connectMs = this.client?.takeDialMs() ?? 0;
+    // The client may have left while the connection was being made.
+    if (this.#done) abort();
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    // Interim answers (103 Early Hints and the like) are not forwarded; the final one follows.
+    if (statusCode < 200) return true;
+    const res = this.#res;
+    if (this.#done || res.destroyed) {
+      this.#cancel();
+      return false;
+    }
+    this.#status = statusCode;
+    this.#decided = true;
+    this.#core.allow(this.#a, this.address, statusCode, this.#connectMs);
+    try {
+      res.writeHead(statusCode, statusText, forwardResponseHeaderBuffers(rawHeaders));
+    } catch {
+      // A status line or header the client side refuses to write (invalid characters).
+      this.#cancel();
+      res.destroy();
+      this.#finish('error');
+      return false;
+    }
+    this.#resume = resume;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.#done) return false;
+    if (!account(this.#reg, 'in', chunk.length)) {
+      this.#fail('egress_bytes_exceeded');
+      return false;
+    }
+    this.#bytesIn += chunk.length;
+    if (this.#res.write(chunk)) return true;
+    this.#res.once('drain', this.#onDrain);
+    return false;
+  }
+
+  onComplete(): void {
+    if (this.#done) return;
+    // Trailers are not forwarded (the response was re-framed for the client).
+    this.#res.end();
+  }
+
+  onError(err: Error): void {
+    this.failed(err);
+  }
+
+  failed(err: Error): void {
+    if (this.#done) return;
+    if (this.#reg.revoked) {
+      this.#fail('auth_invalid');
+      return;
+    }
+    this.#fail(err instanceof DialError ? err.reason : 'upstream_error');
+  }
+
+  /** Ends the exchange on a failure: a refusal if nothing was answered yet, otherwise a cut. */
+  #fail(reason: FailReason): void {
+    if (this.#done) return;
+    this.#cancel();
+    const res = this.#res;
+    if (!this.#decided && !res.headersSent) {
+      this.#decided = true;
+      const a = this.#a;
+      this.#core.refuse(this.#reg, {
+        method: a.method,
+        host: a.target.hostText,
+        port: a.target.port,
+        reason,
+        rule: null,
+        address: this.address,
+        dnsMs: a.dnsMs,
+        connectMs: this.#connectMs,
+      });
       sendRefusal(res, reason, { close: true });
     } else {
       res.destroy();
     }
-    finish(reason === 'egress_bytes_exceeded' ? reason : 'error');
-  };
-  const onCap = (): void => {
-    upReq.destroy();
-    failBeforeResponse('egress_bytes_exceeded');
-  };
+    this.#finish(reason === 'egress_bytes_exceeded' ? reason : this.#reg.revoked ? 'revoked' : 'error');
+  }
 
-  upReq.on('socket', (s: Duplex) => {
-    connectMs = takeDialMs(s);
-    // Sockets that came through an upstream handshake are handed over paused.
-    s.resume();
-  });
-  upReq.on('error', (err) => {
-    if (done) return;
-    failBeforeResponse(err instanceof DialError ? err.reason : 'upstream_error');
-  });
-  upReq.on('response', (upRes) => {
-    if (done) {
-      upRes.destroy();
-      return;
+  /** Aborts the target side (its connection is not reused after an aborted exchange). */
+  #cancel(): void {
+    const abort = this.#abort;
+    this.#abort = undefined;
+    abort?.();
+  }
+
+  #finish(end: string): void {
+    if (this.#done) return;
+    this.#done = true;
+    const a = this.#a;
+    if (!this.#decided) {
+      this.#decided = true;
+      this.#core.allow(a, this.address, this.#status, this.#connectMs);
     }
-    status = upRes.statusCode ?? 502;
-    decided = true;
-    core.allow(a, address, status, connectMs);
-    try {
-      res.writeHead(
-        status,
-        upRes.statusMessage,
-        forwardResponseHeaders(upRes.rawHeaders, { upgrade: false }),
-      );
-    } catch {
-      upRes.destroy();
-      res.destroy();
-      finish('error');
-      return;
-    }
-    relay(upRes, res, reg, 'in', bytesIn, onCap);
-    upRes.on('error', () => {
-      res.destroy();
-      finish('error');
+    a.release();
+    this.#core.closed(a, {
+      address: this.address,
+      status: this.#status,
+      connectMs: this.#connectMs,
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+      end,
     });
-    upRes.on('aborted', () => {
-      res.destroy();
-      finish('error');
-    });
-  });
-  res.once('finish', () => {
-    finish('complete');
-  });
-  res.once('close', () => {
-    if (!res.writableFinished) {
-      upReq.destroy();
-      finish(reg.revoked ? 'revoked' : 'client_closed');
-    }
-  });
-  if (expectContinue) res.writeContinue();
-  if (hasBody(req)) {
-    relay(req, upReq, reg, 'out', bytesOut, onCap);
-  } else {
-    // Nothing to stream: end the upstream request now (its head goes out in one write) and let
-    // the empty request end on its own.
-    upReq.end();
-    req.resume();
   }
 }

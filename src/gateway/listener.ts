@@ -10,9 +10,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { handleConnect } from './connect.js';
-import type { GatewayCore, ListenerScope } from './core.js';
-import type { PinnedAgent } from './forward-agent.js';
+import type { AdmitRequest, GatewayCore, ListenerScope } from './core.js';
 import { handleHttp } from './http-forward.js';
+import type { RegistrationPools } from './pool.js';
 import type { Registration } from './registration.js';
 import { sendRefusal, writeRawRefusal } from './status.js';
 import { handleUpgrade } from './websocket.js';
@@ -28,7 +28,7 @@ export interface ListenerSettings {
 export function createListener(
   core: GatewayCore,
   scope: ListenerScope,
-  agentFor: (reg: Registration) => PinnedAgent,
+  poolsFor: (reg: Registration) => RegistrationPools,
   settings: ListenerSettings,
   connections: Set<Duplex>,
 ): Server {
@@ -67,7 +67,7 @@ export function createListener(
     const sock = req.socket;
     inFlight.add(sock);
     res.once('close', () => inFlight.delete(sock));
-    handleHttp(core, req, res, scope, agentFor, expectContinue).catch((err: unknown) => {
+    handleHttp(core, req, res, scope, poolsFor, expectContinue).catch((err: unknown) => {
       internal(err, () => {
         sendRefusal(res, 'internal_error', { close: true });
       });
@@ -75,7 +75,7 @@ export function createListener(
   };
   server.on('request', onRequest(false));
   server.on('checkContinue', onRequest(true));
-  server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  server.on('connect', (req: AdmitRequest, socket: Duplex, head: Buffer) => {
     handleConnect(core, req, socket, head, scope).catch((err: unknown) => {
       internal(err, () => {
         writeRawRefusal(socket, 'internal_error');

@@ -19,6 +19,8 @@ export interface Target {
   readonly port: number;
   /** Origin-form path + query to send to the target (absolute-form only). */
   readonly path: string;
+  /** The authority exactly as the request carried it (for the Host comparison's fast path). */
+  readonly authority?: string | undefined;
 }
 
 /** Why a target could not be used. */
@@ -86,7 +88,7 @@ function resolveAuthority(
   }
   const host = parseHost(a.hostPart);
   if (host === null) return { ok: false, reason: 'host_invalid', hostText: sanitizeHost(a.hostPart), port };
-  return { ok: true, target: { scheme, host, hostText: hostToText(host), port, path: '/' } };
+  return { ok: true, target: { scheme, host, hostText: hostToText(host), port, path: '/', authority } };
 }
 
 /**
@@ -120,6 +122,10 @@ export function parseConnectTarget(authority: string): TargetResult {
  */
 export function hostHeaderMatches(header: string | undefined, target: Target, defaultPort: number): boolean {
   if (header === undefined) return true;
+  // The very text the target was parsed from names the same host and port by construction (it
+  // parsed, so it holds no whitespace for trim() to remove, and the default ports agree): skip
+  // parsing it a second time.
+  if (header === target.authority) return true;
   const a = splitAuthority(header.trim());
   if (a === null) return false;
   const port = a.port ?? defaultPort;

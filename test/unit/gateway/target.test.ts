@@ -84,4 +84,25 @@ void describe('hostHeaderMatches', () => {
       assert.equal(hostHeaderMatches(h, t, 80), want);
     });
   }
+  void test('a Host header repeating the request authority verbatim matches; other spellings are parsed', () => {
+    for (const authority of [
+      'api.example.com',
+      '127.1:8080',
+      '[::1]:81',
+      'XN--BCHER-KVA.example',
+      '0x7f000001',
+    ]) {
+      const p = parseAbsoluteTarget(`http://${authority}/x`);
+      assert.ok(p.ok, authority);
+      assert.equal(p.target.authority, authority);
+      assert.equal(hostHeaderMatches(authority, p.target, 80), true, authority);
+      assert.equal(hostHeaderMatches(` ${authority}`, p.target, 80), true, authority);
+      assert.equal(hostHeaderMatches(`${authority}x`, p.target, 80), false, authority);
+    }
+    const c = parseConnectTarget('api.example.com:443');
+    assert.ok(c.ok);
+    assert.equal(hostHeaderMatches('api.example.com:443', c.target, 443), true);
+    assert.equal(hostHeaderMatches('api.example.com', c.target, 443), true);
+    assert.equal(hostHeaderMatches('api.example.com:444', c.target, 443), false);
+  });
 });

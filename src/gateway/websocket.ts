@@ -5,16 +5,25 @@
  * relayed: only a real `101` turns the connection into a raw tunnel. Any other answer is relayed
  * as a normal response and the connection is closed, so a client cannot smuggle a second,
  * unchecked request over a connection the gateway believes is a WebSocket.
+ *
+ * Every handshake ends with exactly one decision record and one close record: the decision is
+ * made when the client is actually answered (101, the target's refusal, or our own refusal with
+ * a status line), or, when the client leaves first, recorded with status 0.
  */
-import { request, type IncomingMessage } from 'node:http';
+import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { isRefusal, type GatewayCore, type ListenerScope } from './core.js';
-import { dialTarget } from './dial.js';
+import { admitAndDial, type Connected } from './admit.js';
+import type { GatewayCore, ListenerScope } from './core.js';
+import type { Registration } from './registration.js';
 import { forwardRequestHeaders, forwardResponseHeaders, rawHeadersSafe } from './headers.js';
-import { writeRawRefusal } from './status.js';
+import { answerFor, writeRawRefusal } from './status.js';
 import { hostHeaderFor } from './target.js';
 import { account, splice } from './tunnel.js';
+import type { GatewayReason } from './types.js';
+
+/** Largest non-101 answer relayed; a refusal body has no business being larger. */
+const MAX_REFUSAL_BODY = 64 * 1024;
 
 function headBlock(status: number, message: string, flat: readonly string[]): string {
   let head = `HTTP/1.1 ${status} ${message.replace(/[\r\n]/g, ' ')}\r\n`;
@@ -30,139 +39,184 @@ export async function handleUpgrade(
   head: Buffer,
   scope: ListenerScope,
 ): Promise<void> {
-  socket.on('error', () => socket.destroy());
-  const upgrade = (req.headers.upgrade ?? '').trim().toLowerCase();
-  if (req.httpVersion !== '1.1' || upgrade !== 'websocket' || req.method !== 'GET') {
-    core.refuse(null, { method: req.method ?? '', host: '', port: 0, reason: 'bad_request', rule: null });
-    writeRawRefusal(socket, 'bad_request');
-    return;
-  }
-  const r = await core.admit(req, 'upgrade', scope, socket);
-  if (isRefusal(r)) {
-    writeRawRefusal(socket, r.reason);
-    return;
-  }
-  const a = r;
+  const c = await admitAndDial(core, req, socket, 'upgrade', scope);
+  if (c !== undefined) handshake(core, req, socket, head, c);
+}
+
+type Failure = Extract<GatewayReason, 'upstream_error' | 'egress_bytes_exceeded' | 'internal_error'>;
+
+function handshake(
+  core: GatewayCore,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  c: Connected,
+): void {
+  const a = c.admission;
   const reg = a.reg;
-  const where = { method: a.method, host: a.target.hostText, port: a.target.port };
-  const d = await dialTarget({
-    addresses: a.addresses,
-    port: a.target.port,
-    upstream: reg.upstream,
-    timeoutMs: core.settings.connectTimeoutMs,
-    abortOnClose: socket,
-  });
-  if (!d.ok) {
-    a.release();
-    const reason = socket.destroyed ? 'connect_failed' : d.reason;
-    core.refuse(reg, { ...where, reason, rule: null, dnsMs: a.dnsMs, connectMs: d.ms });
-    writeRawRefusal(socket, reason);
-    return;
-  }
-  const target = d.socket;
-  reg.track(target);
-  if (socket.destroyed || reg.revoked) {
-    target.destroy();
-    a.release();
-    return;
-  }
-  const headers = forwardRequestHeaders(req.rawHeaders, { upgrade: true });
-  headers.push('Host', hostHeaderFor(a.target));
+  const target = c.target;
+  let decided = false;
   let settled = false;
-  const settle = (status: number, end: string, bytes: { bytesIn: number; bytesOut: number }): void => {
+  let upgraded = false;
+  let out: ClientRequest | undefined;
+
+  const allow = (status: number): void => {
+    if (decided) return;
+    decided = true;
+    core.allow(a, c.address, status, c.connectMs);
+  };
+  const settle = (status: number, end: string, bytesIn = 0, bytesOut = 0): void => {
     if (settled) return;
     settled = true;
+    allow(status);
     a.release();
-    core.closed(a, { address: d.address, status, connectMs: d.ms, ...bytes, end });
+    core.closed(a, { address: c.address, status, connectMs: c.connectMs, bytesIn, bytesOut, end });
   };
-  let upgraded = false;
-  const out = request({
-    method: 'GET',
-    path: a.target.path,
-    headers,
-    setHost: false,
-    createConnection: () => {
-      target.resume();
-      return target;
-    },
+  /** Ends the handshake on our side: a refusal with a status line unless the client was answered. */
+  const fail = (reason: Failure): void => {
+    if (settled) return;
+    out?.destroy();
+    target.destroy();
+    if (decided) socket.destroy();
+    else {
+      decided = true;
+      core.refuse(reg, {
+        method: a.method,
+        host: a.target.hostText,
+        port: a.target.port,
+        reason,
+        rule: null,
+        address: c.address,
+        dnsMs: a.dnsMs,
+        connectMs: c.connectMs,
+      });
+      writeRawRefusal(socket, reason);
+    }
+    settle(answerFor(reason).status, reason === 'egress_bytes_exceeded' ? reason : 'error');
+  };
+
+  socket.once('close', () => {
+    if (settled || upgraded) return;
+    out?.destroy();
+    target.destroy();
+    settle(0, reg.revoked ? 'revoked' : 'client_closed');
   });
+
+  const headers = forwardRequestHeaders(req.rawHeaders, { upgrade: true });
+  headers.push('Host', hostHeaderFor(a.target));
+  try {
+    out = request({
+      method: 'GET',
+      path: a.target.path,
+      headers,
+      setHost: false,
+      createConnection: () => {
+        target.resume();
+        return target;
+      },
+    });
+  } catch {
+    // A request node refuses to build must still free its slot, close the target and be answered.
+    fail('internal_error');
+    return;
+  }
   // A target that accepts the connection but never answers the handshake (or trickles a refusal)
   // must not hold a tunnel slot and two sockets forever: the idle timeout applies until upgrade.
-  out.setTimeout(core.settings.idleTimeoutMs, () => {
-    if (!upgraded) out.destroy(new Error('websocket handshake timed out'));
+  const o = out;
+  o.setTimeout(core.settings.idleTimeoutMs, () => {
+    if (!upgraded) o.destroy(new Error('websocket handshake timed out'));
   });
-  out.on('error', () => {
-    if (settled) return;
-    core.refuse(reg, { ...where, reason: 'upstream_error', rule: null, address: d.address, dnsMs: a.dnsMs });
-    writeRawRefusal(socket, 'upstream_error');
-    settle(502, 'error', { bytesIn: 0, bytesOut: 0 });
+  o.on('error', () => {
+    fail('upstream_error');
   });
-  out.on('upgrade', (res: IncomingMessage, upSocket: Socket, upHead: Buffer) => {
-    upgraded = true;
-    core.allow(a, d.address, 101, d.ms);
-    const flat = forwardResponseHeaders(res.rawHeaders, { upgrade: true });
-    if (!rawHeadersSafe(flat)) {
+  o.on('upgrade', (res: IncomingMessage, upSocket: Socket, upHead: Buffer) => {
+    if (settled) {
       upSocket.destroy();
-      socket.destroy();
-      settle(502, 'error', { bytesIn: 0, bytesOut: 0 });
       return;
     }
+    const flat = forwardResponseHeaders(res.rawHeaders, { upgrade: true });
+    if (!rawHeadersSafe(flat)) {
+      fail('upstream_error');
+      return;
+    }
+    upgraded = true;
+    allow(101);
     socket.write(headBlock(101, res.statusMessage ?? 'Switching Protocols', flat));
-    if (upHead.length > 0 && account(reg, 'in', upHead.length)) socket.write(upHead);
+    if (upHead.length > 0) {
+      if (!account(reg, 'in', upHead.length)) {
+        // The 101 is out: the cap ends the tunnel before its first byte, recorded as such.
+        upSocket.destroy();
+        socket.destroy();
+        settle(101, 'egress_bytes_exceeded');
+        return;
+      }
+      socket.write(upHead);
+    }
     if (head.length > 0) socket.unshift(head);
     splice(socket, upSocket, {
       reg,
       idleTimeoutMs: core.settings.idleTimeoutMs,
       onEnd: (e) => {
-        settle(101, e.end, e);
+        settle(101, e.end, e.bytesIn + upHead.length, e.bytesOut);
       },
     });
   });
-  out.on('response', (res: IncomingMessage) => {
-    // Not upgraded: relay the answer and close; the connection never becomes a tunnel.
-    const status = res.statusCode ?? 502;
-    core.allow(a, d.address, status, d.ms);
+  o.on('response', (res: IncomingMessage) => {
+    relayRefusal(res, reg, {
+      fail,
+      answer: (status, bytes) => {
+        allow(status);
+        socket.end(bytes);
+        target.destroy();
+        settle(status, 'complete', bytes.length);
+      },
+    });
+  });
+  o.end();
+}
+
+/**
+ * Not upgraded: the target's answer is read (bounded), re-framed with a Content-Length and
+ * `Connection: close`, and relayed; the connection never becomes a tunnel.
+ */
+function relayRefusal(
+  res: IncomingMessage,
+  reg: Registration,
+  to: { fail: (reason: Failure) => void; answer: (status: number, bytes: Buffer) => void },
+): void {
+  const status = res.statusCode ?? 502;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  res.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size <= MAX_REFUSAL_BODY) chunks.push(chunk);
+    // Stop reading instead of discarding forever.
+    else to.fail('upstream_error');
+  });
+  res.on('error', () => {
+    to.fail('upstream_error');
+  });
+  res.on('end', () => {
+    if (size > MAX_REFUSAL_BODY) return;
+    const body = Buffer.concat(chunks);
+    const fixed: string[] = [];
     const flat = forwardResponseHeaders(res.rawHeaders, { upgrade: false });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    res.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= 64 * 1024) {
-        chunks.push(c);
-        return;
-      }
-      // A refusal body has no business being this large: stop reading instead of discarding forever.
-      res.destroy();
-      target.destroy();
-      socket.destroy();
-      settle(status, 'error', { bytesIn: 0, bytesOut: 0 });
-    });
-    res.on('end', () => {
-      const bodyBuf = Buffer.concat(chunks);
-      const fixed: string[] = [];
-      for (let i = 0; i < flat.length; i += 2) {
-        const name = flat[i] ?? '';
-        if (!/^content-length$/i.test(name)) fixed.push(name, flat[i + 1] ?? '');
-      }
-      fixed.push('Content-Length', String(bodyBuf.length), 'Connection', 'close');
-      if (rawHeadersSafe(fixed) && account(reg, 'in', bodyBuf.length)) {
-        socket.end(
-          Buffer.concat([Buffer.from(headBlock(status, res.statusMessage ?? '', fixed), 'latin1'), bodyBuf]),
-        );
-      } else socket.destroy();
-      target.destroy();
-      settle(status, 'complete', { bytesIn: bodyBuf.length, bytesOut: 0 });
-    });
-    res.on('error', () => {
-      socket.destroy();
-      settle(status, 'error', { bytesIn: 0, bytesOut: 0 });
-    });
-  });
-  socket.once('close', () => {
-    if (!settled && !upgraded) {
-      out.destroy();
-      settle(0, 'client_closed', { bytesIn: 0, bytesOut: 0 });
+    for (let i = 0; i < flat.length; i += 2) {
+      const name = flat[i] ?? '';
+      if (!/^content-length$/i.test(name)) fixed.push(name, flat[i + 1] ?? '');
     }
+    fixed.push('Content-Length', String(body.length), 'Connection', 'close');
+    if (!rawHeadersSafe(fixed)) {
+      to.fail('upstream_error');
+      return;
+    }
+    if (!account(reg, 'in', body.length)) {
+      to.fail('egress_bytes_exceeded');
+      return;
+    }
+    to.answer(
+      status,
+      Buffer.concat([Buffer.from(headBlock(status, res.statusMessage ?? '', fixed), 'latin1'), body]),
+    );
   });
-  out.end();
 }

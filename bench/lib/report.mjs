@@ -165,6 +165,9 @@ function connectSection(c, charts, out) {
   for (const note of c.notes ?? []) out.push(`- ${note}`);
 }
 
+/** Violation → reaped + sockets cut; results from before `killMs` existed only have the full teardown. */
+const reapedOf = (r) => r.kill.violationToReaped ?? r.kill.violationToExit;
+
 function spawnerSection(s, charts, out) {
   out.push(`## Spawner\n`);
   if (s.skipped) {
@@ -172,15 +175,16 @@ function spawnerSection(s, charts, out) {
     return;
   }
   out.push(
-    `${s.samples} sequential spawns per level. *First tool call*: \`spawn()\` to the parent's handler of the subagent's first \`ctx.tools.call\`. *Violation → reaped*: audit \`subagent.violation\` (written right after SIGKILL) to \`subagent.exit\` (written after the process tree is reaped, the credential revoked with its sockets and the scratch dir deleted); the subagent calls a denied tool. *terminate()*: call to resolved outcome.\n`,
+    `${s.samples} sequential spawns per level. *First tool call*: \`spawn()\` to the parent's handler of the subagent's first \`ctx.tools.call\`. *Violation → reaped* (the target's definition): the subagent calls a denied tool; from the decision to every process of the sandbox reaped and its credential revoked with its sockets (\`killMs\` of the \`subagent.exit\` record). *Full teardown*: audit \`subagent.violation\` to \`subagent.exit\`, which also covers draining the output pipes, removing the cgroup and deleting the scratch dir (the outcome resolves only after it). *terminate()*: call to resolved outcome.\n`,
   );
-  const rows = [['bare fork (limit)', 'process', n(s.fork.p50, 1), n(s.fork.p99, 1), '', '', '', '', '', '']];
+  const rows = [['bare fork (limit)', 'process', n(s.fork.p50, 1), n(s.fork.p99, 1), '', '', '', '', '', '', '']];
   for (const [req, r] of Object.entries(s.levels)) {
     if (r.skipped || r.error) {
       rows.push([
         `isolation: '${req}'`,
         r.level ?? '',
         r.skipped ?? `error: ${r.error}`,
+        '',
         '',
         '',
         '',
@@ -197,8 +201,9 @@ function spawnerSection(s, charts, out) {
       n(r.firstCall.p50, 1),
       n(r.firstCall.p99, 1),
       `+${n(r.firstCall.p50 - s.fork.p50, 1)}`,
-      n(r.kill.violationToExit.p50, 1),
-      n(r.kill.violationToExit.p99, 1),
+      n(reapedOf(r).p50, 1),
+      n(reapedOf(r).p99, 1),
+      `${n(r.kill.violationToExit.p50, 1)} / ${n(r.kill.violationToExit.p99, 1)}`,
       `${n(r.kill.terminate.p50, 1)} / ${n(r.kill.terminate.p99, 1)}`,
       n(r.idle.rssMbPerSubagent, 1),
       n(r.idle.pssMbPerSubagent, 1),
@@ -214,6 +219,7 @@ function spawnerSection(s, charts, out) {
         'vs fork p50',
         'violation→reaped p50 ms',
         'p99 ms',
+        'full teardown p50/p99 ms',
         'terminate() p50/p99 ms',
         'idle RSS MB',
         'idle PSS MB',
@@ -249,7 +255,7 @@ function spawnerSection(s, charts, out) {
       groups: ['p50', 'p99'],
       series: levels.map(([req, r]) => ({
         name: `${req} (${r.level})`,
-        values: [r.kill.violationToExit.p50, r.kill.violationToExit.p99],
+        values: [reapedOf(r).p50, reapedOf(r).p99],
       })),
     },
     out,

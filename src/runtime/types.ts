@@ -25,7 +25,12 @@ export interface SubagentContext<T = unknown> {
   readonly parent: string;
   /** The task (same value as the function's first argument). */
   readonly task: T;
-  /** Aborted when the parent asks the subagent to stop (a SIGKILL follows if it does not). */
+  /**
+   * Aborted shortly before the wall-clock timeout (10 % of `timeout_seconds`, at most 1 s, ahead
+   * of it): return what you have, and the outcome is `completed`; the SIGKILL follows at the
+   * timeout otherwise. Violations, `terminate()` and orchestrator shutdown kill at once, without
+   * this notice.
+   */
   readonly signal: AbortSignal;
   readonly tools: SubagentTools;
   /** Spawns a nested subagent (checked against this agent's allowAgents and depth) and awaits its outcome. */

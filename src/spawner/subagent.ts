@@ -3,9 +3,11 @@
  * IPC protocol, watch its quotas, and tear everything down exactly once on every exit path.
  *
  * Ordering on a violation: SIGKILL first (synchronously, before anything else can happen), then
- * revoke the credential (which cuts its sockets), wait for the process tree to be gone, delete the
- * scratch space, and only then resolve the outcome — so a caller that sees the outcome can rely
- * on nothing of the subagent being left.
+ * revoke the credential (which cuts its sockets; synchronously too once startup is over), wait for
+ * the process tree to be reaped, delete the scratch space, and only then resolve the outcome — so a
+ * caller that sees the outcome can rely on nothing of the subagent being left. The `subagent.exit`
+ * record says how long each part took: `killMs` (decision → process reaped and sockets cut) and
+ * `teardownMs` (decision → everything removed).
  */
 import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
@@ -57,6 +59,14 @@ export const MAX_OUTPUT_BYTES = 768 * 1024;
 const DRAIN_AFTER_EXIT_MS = 1000;
 /** Upper bound on waiting for a SIGKILLed sandbox to be reaped. */
 const REAP_TIMEOUT_MS = 5000;
+/**
+ * The wall-clock timeout is announced (IPC `abort`, which fires `ctx.signal`) this long before the
+ * SIGKILL: 10 % of `timeout_seconds`, at most 1 s. A subagent that returns in time completes with
+ * what it has; one that does not is killed at the timeout exactly as before.
+ */
+export function abortNoticeMs(timeoutMs: number): number {
+  return Math.min(1000, timeoutMs / 10);
+}
 type Final =
   | { status: 'completed'; output: unknown }
   | { status: 'failed'; error: { code: string; message: string } }
@@ -111,6 +121,12 @@ export class SubagentRun {
   #timers: NodeJS.Timeout[] = [];
   #stopMemory: (() => void) | undefined;
   #startup: Promise<void> | undefined;
+  #startupDone = false;
+  #killedSandbox: Sandbox | undefined;
+  #revoked = false;
+  /** performance.now() when the outcome was decided, and when every process was gone and its sockets cut. */
+  #decidedAt = 0;
+  #cutAt = 0;
 
   constructor(params: RunParams, deps: RunDeps) {
     this.id = params.id;
@@ -162,6 +178,22 @@ export class SubagentRun {
     this.#sandbox?.kill();
   }
 
+  /** SIGKILLs the current sandbox once (its tree walk is not free; a second call is a no-op). */
+  #kill(): void {
+    const sandbox = this.#sandbox;
+    if (sandbox === undefined || this.#killedSandbox === sandbox) return;
+    this.#killedSandbox = sandbox;
+    sandbox.kill();
+  }
+
+  /** Revokes the credential (closing its sockets) once; only after startup (see #teardown). */
+  #revoke(): void {
+    if (this.#revoked || !this.#startupDone || this.#credential === undefined) return;
+    this.#revoked = true;
+    this.#deps.gateway.revoke(this.id);
+    this.#channel?.destroy();
+  }
+
   /** Runs it (called when a concurrency slot is free); resolves after teardown. */
   async execute(): Promise<void> {
     if (this.#state !== 'queued') {
@@ -171,13 +203,27 @@ export class SubagentRun {
     this.#state = 'running';
     this.#startedMs = performance.now();
     const { timeoutSeconds } = this.agent.constraints;
+    const timeoutMs = timeoutSeconds * 1000;
     this.#timers.push(
+      setTimeout(
+        () => {
+          // The only graceful stop: violations, cancellation and shutdown kill without notice.
+          if (!this.ending) {
+            this.#channel?.send({
+              type: 'abort',
+              reason: `timeout_seconds ${timeoutSeconds} is about to expire`,
+            });
+          }
+        },
+        timeoutMs - abortNoticeMs(timeoutMs),
+      ),
       setTimeout(() => {
         this.terminate('timeout', `wall clock over timeout_seconds ${timeoutSeconds}`);
-      }, timeoutSeconds * 1000),
+      }, timeoutMs),
     );
     this.#startup = this.#start();
     await this.#startup;
+    this.#startupDone = true;
     const sandbox = this.#sandbox;
     if (!this.#over() && sandbox !== undefined) this.#watch(sandbox);
     await this.#settled();
@@ -223,6 +269,7 @@ export class SubagentRun {
         entry: this.#entry,
         scratchDir: dirs.scratchDir,
         maxMemoryMb: constraints.maxMemoryMb,
+        ownedDir: dirs.root,
         onOutput: outputToAudit(this.#deps.logger, this.#who(), () => this.#secrets()),
         maxOutputBytes: OUTPUT_AUDIT_BYTES,
         gateway: {
@@ -245,8 +292,9 @@ export class SubagentRun {
   /** Terminates it (violation, cancellation or shutdown). No-op once an outcome is decided. */
   terminate(reason: TerminationReason, detail: string): void {
     if (this.ending) return;
+    this.#decidedAt = performance.now();
     // Kill before anything else: a refused act must not be followed by another one.
-    this.#sandbox?.kill();
+    this.#kill();
     if (VIOLATIONS.has(reason)) {
       this.#deps.logger.warn(
         { event: AuditEvent.Violation, ...this.#who(), reason, detail },
@@ -380,10 +428,13 @@ export class SubagentRun {
     if (this.ending) return;
     this.#state = 'ending';
     this.#final = final;
-    this.#endedMs = this.#startedMs === 0 ? 0 : performance.now();
+    if (this.#decidedAt === 0) this.#decidedAt = performance.now();
+    this.#endedMs = this.#startedMs === 0 ? 0 : this.#decidedAt;
     // One last sample before the kill: a subagent that finished between two polls still has a peak.
     if (final.status === 'completed') this.#meter.observeRss(this.#sandbox?.sampleRssBytes() ?? null);
-    this.#sandbox?.kill();
+    this.#kill();
+    // Cut its egress now, in the same tick as the kill (not after the teardown's first await).
+    this.#revoke();
     this.#abort.abort();
     void this.#teardown();
   }
@@ -400,20 +451,25 @@ export class SubagentRun {
     // A termination during startup (timeout, shutdown, cancel) must still find and kill the
     // sandbox that launch() is about to return, and must not revoke before listenUnix finished.
     if (this.#startup !== undefined) await this.#startup;
+    this.#startupDone = true;
     const sandbox = this.#sandbox;
     const gateway = this.#deps.gateway;
-    if (this.#credential !== undefined) gateway.revoke(this.id);
-    this.#channel?.destroy();
+    // No-ops when #finish already did them; needed when the outcome was decided during startup.
+    this.#kill();
+    this.#revoke();
     const children = [...this.children];
     for (const child of children) child.terminate('cancelled', `its parent subagent ${this.id} ended`);
     const errors: unknown[] = [];
     if (sandbox !== undefined) {
-      sandbox.kill();
       await Promise.race([sandbox.exited, delay(REAP_TIMEOUT_MS)]);
+      this.#cutAt = performance.now();
       this.#meter.observeRss(sandbox.peakRssBytes);
+      // Waits for every process of the sandbox to be gone, then removes the cgroup, the scratch
+      // dir, the socket and the owned directory (launched with it).
       await sandbox.dispose().catch((err: unknown) => errors.push(err));
-    }
-    if (this.#ownedDir !== undefined) {
+      if (sandbox.goneAt !== undefined) this.#cutAt = Math.max(this.#cutAt, sandbox.goneAt);
+    } else if (this.#ownedDir !== undefined) {
+      // Never launched (or launch failed): the directory is ours alone to remove.
       await rm(this.#ownedDir, { recursive: true, force: true }).catch((err: unknown) => errors.push(err));
     }
     await Promise.all(children.map((c) => c.result));
@@ -437,6 +493,7 @@ export class SubagentRun {
       error: { code: 'SG_SUBAGENT_FAILED', message: 'no outcome' },
     };
     const outcome: Outcome = { id: this.id, agent: this.agent.name, parent: this.parent, usage, ...final };
+    const ms = (t: number): number => Math.round((t - this.#decidedAt) * 10) / 10;
     this.#deps.logger.info(
       {
         event: AuditEvent.Exit,
@@ -445,6 +502,8 @@ export class SubagentRun {
         ...(final.status === 'terminated' ? { reason: final.reason } : {}),
         ...(final.status === 'failed' ? { code: final.error.code } : {}),
         usage,
+        ...(this.#cutAt === 0 ? {} : { killMs: ms(this.#cutAt) }),
+        teardownMs: ms(performance.now()),
       },
       `subagent ${final.status}`,
     );

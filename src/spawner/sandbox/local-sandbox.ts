@@ -5,8 +5,9 @@
  * descendant that left the group with setsid() does not survive.
  */
 import { type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync, rmdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync, rmdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { dirname, relative, isAbsolute } from 'node:path';
 import type { Duplex, Readable } from 'node:stream';
 import type { MemoryCgroup } from './cgroup.js';
 import type { OutputDrain } from './output.js';
@@ -43,6 +44,12 @@ const sleep = (ms: number): Promise<void> =>
     setTimeout(resolve, ms).unref();
   });
 
+/** Whether `path` lies strictly below `dir` (lexically; both are paths this process created). */
+function isInside(path: string, dir: string): boolean {
+  const rel = relative(dir, path);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+}
+
 /** Settles when a readable stream has ended or closed (never rejects). */
 function streamDone(stream: Readable | null): Promise<void> {
   if (stream === null || stream.readableEnded || stream.destroyed) return Promise.resolve();
@@ -67,6 +74,7 @@ export class LocalSandbox implements Sandbox {
   #peak = 0;
   #oomKilled = false;
   #disposing: Promise<void> | undefined;
+  #goneAt: number | undefined;
 
   constructor(init: LocalSandboxInit) {
     this.#init = init;
@@ -96,6 +104,10 @@ export class LocalSandbox implements Sandbox {
         done(init.child.exitCode, init.child.signalCode);
       });
     });
+  }
+
+  get goneAt(): number | undefined {
+    return this.#goneAt;
   }
 
   get peakRssBytes(): number {
@@ -161,12 +173,24 @@ export class LocalSandbox implements Sandbox {
     this.kill();
     await Promise.race([this.exited, sleep(5000)]);
     const cg = this.#init.cgroup;
+    // The outermost process is reaped; its descendants (under bubblewrap: the subagent's Node) may
+    // still be dying. Wait until every one is gone: with a cgroup, until it is empty (SIGKILLed
+    // processes leave it asynchronously, and rmdir fails before); without, until no process seen
+    // in the tree is alive. Bounded: ~2 s in all.
+    // Same pid AND same start time: a pid reused by an unrelated process is never waited for or killed.
+    const left = (): number[] =>
+      cg !== null
+        ? cg.pids()
+        : [...this.#known].filter(([pid, st]) => startTime(pid) === st && isAlive(pid)).map(([pid]) => pid);
+    for (let i = 0; i < 205; i++) {
+      const pids = left();
+      if (pids.length === 0) break;
+      for (const pid of pids) if (pid !== process.pid) killQuietly(pid);
+      // 1 ms steps for the first 10 ms (the usual case), then 2, 4, 8 and 10 ms steps.
+      await sleep(Math.min(10, i < 10 ? 1 : 1 << (i - 9)));
+    }
+    this.#goneAt = performance.now();
     if (cg !== null) {
-      // SIGKILLed processes leave the cgroup asynchronously; rmdir fails until it is empty.
-      for (let i = 0; i < 200 && cg.pids().length > 0; i++) {
-        for (const pid of cg.pids()) killQuietly(pid);
-        await sleep(10);
-      }
       this.memoryEvents();
       cg.remove();
     }
@@ -179,12 +203,17 @@ export class LocalSandbox implements Sandbox {
     ]);
     this.#init.child.stdout?.destroy();
     this.#init.child.stderr?.destroy();
-    rmSync(this.#init.scratchDir, { recursive: true, force: true, maxRetries: 3 });
     const sock = this.#init.hostSocketPath;
-    if (sock !== undefined) rmSync(sock, { force: true });
     const owned = this.#init.ownedDir;
+    // One recursive removal when the owned directory holds the scratch dir (the usual layout);
+    // asynchronous, so a scratch dir full of files never stalls the event loop (other kills).
+    if (owned === undefined || !isInside(this.#init.scratchDir, owned)) {
+      await rm(this.#init.scratchDir, { recursive: true, force: true, maxRetries: 3 });
+    }
+    if (sock !== undefined && (owned === undefined || !isInside(sock, owned)))
+      await rm(sock, { force: true });
     if (owned !== undefined) {
-      rmSync(owned, { recursive: true, force: true, maxRetries: 3 });
+      await rm(owned, { recursive: true, force: true, maxRetries: 3 });
     } else if (sock !== undefined && dirname(sock) === dirname(this.#init.scratchDir)) {
       try {
         rmdirSync(dirname(sock));

@@ -115,4 +115,10 @@ export interface Sandbox {
   stderrTail(): string;
   /** Removes scratch dir, cgroup and gateway socket. Kills first if still running. Idempotent. */
   dispose(): Promise<void>;
+  /**
+   * `performance.now()` at which `dispose()` saw every process of the sandbox gone (not just the
+   * outermost one: under bubblewrap the subagent's own Node process dies a little later); undefined
+   * before that.
+   */
+  readonly goneAt?: number | undefined;
 }

@@ -46,10 +46,7 @@ export interface Refusal {
   readonly status: number;
 }
 
-/**
- * What the pipeline reads of a request: node's IncomingMessage, or a CONNECT head the gateway
- * parsed itself with the same rules.
- */
+/** What the pipeline reads of a request (node's IncomingMessage provides it). */
 export type AdmitRequest = Pick<IncomingMessage, 'method' | 'url' | 'httpVersion' | 'headers' | 'rawHeaders'>;
 
 /** What the listener restricts (a per-subagent Unix listener accepts one id only). */

@@ -16,6 +16,7 @@ import { ToolAcl } from '../policy/tools.js';
 import { ToolBroker } from '../tools/broker.js';
 import { SpawnQuotas, type SpawnReservation } from './quotas.js';
 import { detectIsolation, launch, sweepStaleSandboxDirs } from './sandbox/index.js';
+import { LaunchPark } from './sandbox/park.js';
 import { SubagentRun } from './subagent.js';
 import type {
   IsolationLevel,
@@ -108,6 +109,9 @@ export async function createOrchestrator(opts: OrchestratorOptions): Promise<Orc
       },
       `orchestrator started (isolation: ${level})`,
     );
+    // Last: nothing after it can fail, so the parked launcher cannot outlive a failed start.
+    const park = new LaunchPark();
+    await park.start();
     return new LocalOrchestrator({
       config: opts.config,
       logger,
@@ -116,6 +120,7 @@ export async function createOrchestrator(opts: OrchestratorOptions): Promise<Orc
       level,
       maxQueued: opts.maxQueued,
       ownedLogger: owned,
+      park,
     });
   } catch (err) {
     await owned?.close();
@@ -131,6 +136,7 @@ interface LocalOrchestratorParts {
   readonly level: IsolationLevel;
   readonly maxQueued: number | undefined;
   readonly ownedLogger: { close(): Promise<void> } | undefined;
+  readonly park: LaunchPark;
 }
 
 function clip(text: string): string {
@@ -149,6 +155,7 @@ class LocalOrchestrator implements Orchestrator {
   readonly #runs = new Map<string, SubagentRun>();
   readonly #acls = new Map<string, ToolAcl>();
   readonly #onProcessExit: () => void;
+  readonly #park: LaunchPark;
   #closing: Promise<void> | undefined;
 
   constructor(parts: LocalOrchestratorParts) {
@@ -158,6 +165,7 @@ class LocalOrchestrator implements Orchestrator {
     this.#logger = parts.logger;
     this.#broker = parts.broker;
     this.#ownedLogger = parts.ownedLogger;
+    this.#park = parts.park;
     this.#quotas = new SpawnQuotas(
       parts.config,
       parts.maxQueued === undefined ? {} : { maxQueued: parts.maxQueued },
@@ -166,6 +174,7 @@ class LocalOrchestrator implements Orchestrator {
     // synchronously (bubblewrap's --die-with-parent covers a parent killed by a signal).
     this.#onProcessExit = () => {
       for (const run of this.#runs.values()) run.killNow();
+      this.#park.killNow();
     };
     process.on('exit', this.#onProcessExit);
   }
@@ -233,6 +242,7 @@ class LocalOrchestrator implements Orchestrator {
     const runs = [...this.#runs.values()];
     for (const run of runs) run.terminate('shutdown', 'the orchestrator is closing');
     await Promise.all(runs.map((r) => r.result));
+    await this.#park.close();
     await this.gateway.close();
     process.removeListener('exit', this.#onProcessExit);
     this.#logger.info(
@@ -322,7 +332,7 @@ class LocalOrchestrator implements Orchestrator {
         broker: this.#broker,
         logger: this.#logger,
         level: this.isolation,
-        launch,
+        launch: (spec) => launch(spec, this.#park),
         acl: this.#acl(agent),
         upstream: agent.proxy ?? this.#config.gateway.upstream,
         spawnNested: (caller, a, t) => this.#spawnNested(caller, a, t),

@@ -209,15 +209,25 @@ export function processesMatching(marker: string): number[] {
   return out;
 }
 
-/** Direct children of this process that are still alive (not zombies). */
-export function liveChildren(): number[] {
+/**
+ * Direct children of this process that are still alive (not zombies). `exceptParked` leaves out an
+ * open orchestrator's parked launcher (an idle shell in an `sg-park-*` cgroup, not a subagent):
+ * for checks made while an orchestrator is still open; after close() nothing may be left at all.
+ */
+export function liveChildren(opts: { readonly exceptParked?: boolean } = {}): number[] {
   const out: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (rest[0] !== 'Z' && Number(rest[1]) === process.pid) out.push(Number(entry));
+      if (rest[0] === 'Z' || Number(rest[1]) !== process.pid) continue;
+      if (
+        opts.exceptParked === true &&
+        readFileSync(`/proc/${entry}/cmdline`, 'latin1').includes('/sg-park-')
+      )
+        continue;
+      out.push(Number(entry));
     } catch {
       // gone
     }

@@ -135,8 +135,8 @@ after(async () => {
 async function assertNothingLeft(): Promise<void> {
   assert.deepEqual(orchestrator.active(), []);
   assert.ok(
-    await eventually(() => liveChildren().length === 0),
-    `live children: ${liveChildren().join(',')}`,
+    await eventually(() => liveChildren({ exceptParked: true }).length === 0),
+    `live children: ${liveChildren({ exceptParked: true }).join(',')}`,
   );
   const prefixes = audit.events('subagent.spawn').map((e) => `sg-${String(e['subagentId']).slice(0, 24)}-`);
   assert.deepEqual(

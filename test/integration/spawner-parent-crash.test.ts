@@ -9,9 +9,10 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { detectIsolation, sweepStaleSandboxDirs } from '../../src/spawner/sandbox/index.js';
+import { sweepStaleParkCgroups } from '../../src/spawner/sandbox/park.js';
 import { eventually, processesMatching } from '../helpers/spawner-harness.js';
 import { fixturesDir } from '../helpers/paths.js';
 
@@ -20,6 +21,7 @@ const ENTRY = join(fixturesDir, 'agents', 'infinite-loop.mjs');
 const MARKER = 'infinite-loop.mjs';
 
 const detected = await detectIsolation();
+const cgBase = /^v[12] at (.+)$/.exec(detected.details['cgroup'] ?? '')?.[1];
 
 void describe('a SIGKILLed orchestrator leaves no subagent process behind', () => {
   for (const level of ['bubblewrap', 'unshare', 'process'] as const) {
@@ -44,12 +46,30 @@ void describe('a SIGKILLed orchestrator leaves no subagent process behind', () =
           await eventually(() => processesMatching(MARKER).length >= 2, 10_000),
           'both subagents are running their endless loop',
         );
+        const parkMarker = `/sg-park-${child.pid}-`;
+        if (detected.cgroup !== null) {
+          assert.ok(
+            await eventually(() => processesMatching(parkMarker).length === 1, 10_000),
+            'the orchestrator keeps one parked launcher',
+          );
+        }
         child.kill('SIGKILL');
         await once(child, 'exit');
         assert.ok(
           await eventually(() => processesMatching(MARKER).length === 0, 10_000),
           `every subagent process died with the orchestrator (left: ${processesMatching(MARKER).join(', ')})`,
         );
+        // Its parked launcher reads EOF on stdin and exits; the next orchestrator's sweep removes
+        // the empty cgroup it leaves.
+        assert.ok(
+          await eventually(() => processesMatching(parkMarker).length === 0, 10_000),
+          `the parked launcher died with the orchestrator (left: ${processesMatching(parkMarker).join(', ')})`,
+        );
+        if (cgBase !== undefined && detected.cgroup !== null && existsSync(cgBase)) {
+          const parked = (): string[] => readdirSync(cgBase).filter((n) => n.startsWith(parkMarker.slice(1)));
+          sweepStaleParkCgroups({ version: detected.cgroup, dir: cgBase });
+          assert.deepEqual(parked(), [], "the sweep removed the dead orchestrator's parked cgroup");
+        }
         // The dead orchestrator could not delete its sandboxes' directories; the next one does.
         const dirsOf = (): string[] =>
           readdirSync(tmpdir()).filter((n) => ids.some((id) => n.startsWith(`sg-${id.slice(0, 24)}-`)));

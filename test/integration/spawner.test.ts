@@ -337,8 +337,8 @@ function assertOutcome(o: Outcome, expect: Expect): void {
 async function assertNothingLeft(orchestrator: Orchestrator, audit: CollectedAudit): Promise<void> {
   assert.deepEqual(orchestrator.active(), []);
   assert.ok(
-    await eventually(() => liveChildren().length === 0),
-    `live child processes: ${liveChildren().join(',')}`,
+    await eventually(() => liveChildren({ exceptParked: true }).length === 0),
+    `live child processes: ${liveChildren({ exceptParked: true }).join(',')}`,
   );
   const ids = audit.events('subagent.spawn').map((e) => String(e['subagentId']));
   const prefixes = ids.map((id) => `sg-${id.slice(0, 24)}-`);

@@ -293,7 +293,7 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakSummary> {
   // Warm-up: lazily opened descriptors and caches (DNS, the thread pool, the probe) settle first.
   const warm = Math.min(concurrency, spawns);
   (await Promise.all(Array.from({ length: warm }, (_, i) => run(i)))).forEach(record);
-  await eventually(() => liveChildren().length === 0, 5000);
+  await eventually(() => liveChildren({ exceptParked: true }).length === 0, 5000);
   const fdsBefore = fdCount();
   const rssBefore = rssMb();
 
@@ -311,7 +311,7 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakSummary> {
   await Promise.all(Array.from({ length: concurrency }, () => worker()));
   const wallSeconds = (performance.now() - started) / 1000;
 
-  await eventually(() => liveChildren().length === 0, 5000);
+  await eventually(() => liveChildren({ exceptParked: true }).length === 0, 5000);
   const gatewayPort = orchestrator.gateway.address.port;
   await eventually(() => establishedOnPort(gatewayPort) === 0, 5000);
   const gatewayConnections = establishedOnPort(gatewayPort);
@@ -329,7 +329,9 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakSummary> {
   const tempDirs = tempEntries().filter((e) => prefixes.some((p) => e.startsWith(p)));
   const cgBase = /^v[12] at (.+)$/.exec(detected.details['cgroup'] ?? '')?.[1];
   const cgroups =
-    cgBase !== undefined && existsSync(cgBase) ? readdirSync(cgBase).filter((n) => ids.has(n)) : [];
+    cgBase !== undefined && existsSync(cgBase)
+      ? readdirSync(cgBase).filter((n) => ids.has(n) || n.startsWith(`sg-park-${process.pid}-`))
+      : [];
   const trapHits = isolation === 'process' ? 0 : trap.connections();
   const rssLimit = 200;
   const leaks = {

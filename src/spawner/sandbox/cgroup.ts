@@ -4,8 +4,8 @@
  * supervisor set), the limit is written before the child exists, and the child enters it itself
  * through a shim before it execs anything (so no byte is ever allocated outside the limit).
  */
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, renameSync, rmdirSync, writeFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { errnoCode } from './proc.js';
 import type { CgroupVersion } from './types.js';
 
@@ -136,39 +136,70 @@ export function probeCgroup(details: Record<string, string>): CgroupBase | null 
 /** One sandbox's memory cgroup. */
 export class MemoryCgroup {
   readonly version: CgroupVersion;
-  /** The cgroup directory. */
-  readonly dir: string;
+  #dir: string;
   #removed = false;
 
   private constructor(version: CgroupVersion, dir: string) {
     this.version = version;
-    this.dir = dir;
+    this.#dir = dir;
+  }
+
+  /** The cgroup directory (changes once if the cgroup is renamed for the sandbox that claims it). */
+  get dir(): string {
+    return this.#dir;
   }
 
   /**
-   * Creates `<base>/<id>` with the limit set. Throws if the cgroup cannot be created or limited:
-   * the caller falls back to polling only when the base was never usable, not on a partial setup.
+   * Creates `<base>/<name>` with the limit set (or none yet when `limitBytes` is null: a parked
+   * launcher's cgroup, limited by {@link setLimit} before anything but the shim runs in it).
+   * Throws if the cgroup cannot be created or limited: the caller falls back to polling only when
+   * the base was never usable, not on a partial setup.
    */
-  static create(base: CgroupBase, id: string, limitBytes: number): MemoryCgroup {
-    const dir = join(base.dir, id);
+  static create(base: CgroupBase, name: string, limitBytes: number | null): MemoryCgroup {
+    const dir = join(base.dir, name);
     mkdirSync(dir);
     const cg = new MemoryCgroup(base.version, dir);
     try {
-      if (base.version === 'v2') {
-        writeFileSync(join(dir, 'memory.max'), String(limitBytes));
-        // Swap would let the sandbox exceed its limit without an OOM kill.
-        cg.#tryWrite('memory.swap.max', '0');
-        cg.#tryWrite('memory.oom.group', '1');
-      } else {
-        writeFileSync(join(dir, 'memory.limit_in_bytes'), String(limitBytes));
-        cg.#tryWrite('memory.memsw.limit_in_bytes', String(limitBytes));
-        cg.#tryWrite('memory.swappiness', '0');
-      }
+      if (limitBytes !== null) cg.setLimit(limitBytes);
     } catch (err) {
       cg.remove();
       throw err;
     }
     return cg;
+  }
+
+  /**
+   * Sets the memory limit (and no swap beyond it). Throws if the limit itself cannot be written;
+   * the optional knobs are best effort.
+   */
+  setLimit(limitBytes: number): void {
+    if (this.version === 'v2') {
+      writeFileSync(join(this.#dir, 'memory.max'), String(limitBytes));
+      // Swap would let the sandbox exceed its limit without an OOM kill.
+      this.#tryWrite('memory.swap.max', '0');
+      this.#tryWrite('memory.oom.group', '1');
+    } else {
+      // memsw must stay >= the memory limit: lowering goes memory first, raising memsw first.
+      this.#tryWrite('memory.memsw.limit_in_bytes', String(limitBytes));
+      writeFileSync(join(this.#dir, 'memory.limit_in_bytes'), String(limitBytes));
+      this.#tryWrite('memory.memsw.limit_in_bytes', String(limitBytes));
+      this.#tryWrite('memory.swappiness', '0');
+    }
+  }
+
+  /**
+   * Renames the cgroup within its parent (allowed while processes are in it), so a claimed parked
+   * cgroup carries the sandbox id like any other. Returns false (name unchanged) on failure.
+   */
+  rename(name: string): boolean {
+    const to = join(dirname(this.#dir), name);
+    try {
+      renameSync(this.#dir, to);
+      this.#dir = to;
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** The file a process writes its own pid into to join. */
@@ -193,7 +224,7 @@ export class MemoryCgroup {
   oomKilled(): boolean {
     try {
       const file = this.version === 'v2' ? 'memory.events' : 'memory.oom_control';
-      const m = /^oom_kill (\d+)$/m.exec(readFileSync(join(this.dir, file), 'utf8'));
+      const m = /^oom_kill (\d+)$/m.exec(readFileSync(join(this.#dir, file), 'utf8'));
       return m !== null && Number(m[1]) > 0;
     } catch {
       return false;
@@ -214,7 +245,7 @@ export class MemoryCgroup {
 
   #tryWrite(file: string, value: string): void {
     try {
-      writeFileSync(join(this.dir, file), value);
+      writeFileSync(join(this.#dir, file), value);
     } catch {
       // Optional knob missing on this kernel (no swap accounting, older kernel).
     }

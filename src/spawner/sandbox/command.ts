@@ -3,6 +3,7 @@
  * their inputs (plus a few lstat calls), so every wrapper can be inspected in tests.
  */
 import { lstatSync, readlinkSync } from 'node:fs';
+import { SpawnerError } from '../../errors.js';
 
 /** The child's own view of where its writable scratch directory is, under bubblewrap. */
 export const SANDBOX_SCRATCH = '/scratch';
@@ -64,6 +65,43 @@ export function nodeFlags(
 export function cgroupShim(sh: string, procsFile: string): string[] {
   // "$0" is the procs file: passing it as an argument (not interpolated) avoids any quoting issue.
   return [sh, '-c', 'echo $$ > "$0" || exit 70; exec "$@"', procsFile];
+}
+
+/**
+ * A parked launcher: it enters its cgroup at once (the slow part, an RCU grace period in the
+ * kernel on cgroup v1), then waits for ONE line on stdin and runs it (see {@link claimLine}).
+ * EOF before a line (the parent died or gave up on it) exits 71 without running anything.
+ */
+export function parkShim(sh: string, procsFile: string): string[] {
+  return [sh, '-c', 'echo $$ > "$0" || exit 70; IFS= read -r line || exit 71; eval "$line"', procsFile];
+}
+
+/** POSIX single quoting: the shell takes every byte between the quotes literally. */
+export function shQuote(arg: string): string {
+  return `'${arg.replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * The one line a parked launcher runs when claimed: change to the sandbox's directory, set its
+ * HOME and TMPDIR (the rest of the environment is the generic {@link childEnv}; `cd` would add
+ * OLDPWD/PWD, so they are unset: the child's environment is exactly an unparked one's), and exec the argv
+ * with stdin from /dev/null (as an unclaimed launch has). Every argument is quoted, never
+ * interpolated; one with a newline (it would end the line early) or a NUL is refused.
+ *
+ * @throws SpawnerError `SG_SANDBOX_LAUNCH` for a newline or NUL in any argument or path.
+ */
+export function claimLine(cwd: string, home: string, argv: readonly string[]): string {
+  for (const a of [cwd, home, ...argv]) {
+    if (a.includes('\n') || a.includes('\0')) {
+      throw new SpawnerError(
+        'SG_SANDBOX_LAUNCH',
+        `launch argument ${JSON.stringify(a.slice(0, 80))} contains a newline or NUL`,
+      );
+    }
+  }
+  if (argv.length === 0) throw new SpawnerError('SG_SANDBOX_LAUNCH', 'empty command');
+  const h = shQuote(home);
+  return `cd -- ${shQuote(cwd)} || exit 72; unset OLDPWD PWD; export HOME=${h} TMPDIR=${h}; exec ${argv.map(shQuote).join(' ')} </dev/null`;
 }
 
 /** Parent-death SIGKILL and no_new_privs for the levels where bubblewrap does not provide them. */

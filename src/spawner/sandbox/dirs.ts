@@ -12,7 +12,7 @@ const PREFIX = 'sg-';
 const OWNER_FILE = 'owner';
 
 /** `pid:starttime` of a live process (start time in clock ticks since boot), or null if it is gone. */
-function ownerToken(pid: number): string | null {
+export function ownerToken(pid: number): string | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may contain spaces and parentheses); starttime is field 22.

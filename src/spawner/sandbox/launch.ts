@@ -3,8 +3,8 @@
  * started in its own session and process group, optionally inside a memory cgroup it joins
  * before it execs anything.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, realpathSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { Duplex } from 'node:stream';
 import { SpawnerError } from '../../errors.js';
 import { MemoryCgroup } from './cgroup.js';
@@ -14,6 +14,7 @@ import {
   bubblewrapArgs,
   cgroupShim,
   childEnv,
+  claimLine,
   loopbackUpShim,
   nodeFlags,
   setprivShim,
@@ -23,6 +24,7 @@ import { hostCapabilities, type HostCapabilities } from './detect.js';
 import { OutputDrain } from './output.js';
 import { assertSafePermissionPath, entryReadDir, runtimeBootstrapPath, runtimeReadPaths } from './paths.js';
 import { LocalSandbox } from './local-sandbox.js';
+import type { ClaimedShim, LaunchPark } from './park.js';
 import type { LaunchSpec, Sandbox } from './types.js';
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -66,17 +68,15 @@ function validate(spec: LaunchSpec, caps: HostCapabilities): void {
   }
 }
 
-/** The argv (first element = executable) for a spec, outermost wrapper first. */
+/** The argv (first element = executable) for a spec, outermost wrapper first, without the cgroup shim. */
 function buildArgv(
   spec: LaunchSpec,
   caps: HostCapabilities,
   inner: readonly string[],
   readPaths: readonly string[],
   env: Record<string, string>,
-  cgroup: MemoryCgroup | null,
 ): string[] {
   const argv: string[] = [];
-  if (cgroup !== null && caps.sh !== null) argv.push(...cgroupShim(caps.sh, cgroup.procsFile));
   switch (spec.level) {
     case 'bubblewrap': {
       if (caps.bwrap === null)
@@ -111,14 +111,46 @@ function buildArgv(
   return argv;
 }
 
+/** Whether `file` can be exec'd: a parked launcher would only fail later, after it was claimed. */
+function executable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Claims the parked launcher for this launch: limit first, then the cgroup gets the sandbox id as
+ * its name, then the line. Null (nothing claimed, nothing left behind) if there is none or the
+ * limit cannot be set; the caller then takes the ordinary path.
+ */
+function claimParked(park: LaunchPark, id: string, limitBytes: number, line: string): ClaimedShim | null {
+  const parked = park.take();
+  if (parked === null) return null;
+  try {
+    // Before the line: the exec'd program must never run, even for an instant, without its limit.
+    parked.cgroup.setLimit(limitBytes);
+  } catch {
+    park.abandon(parked);
+    return null;
+  }
+  parked.cgroup.rename(id);
+  parked.stdin.end(`${line}\n`);
+  return parked;
+}
+
 /**
  * Starts a sandboxed child running the runtime bootstrap (which waits for the `start` message
- * before it loads any user code).
+ * before it loads any user code). With a `park` (one per orchestrator), the child is started
+ * through its parked launcher when one is ready (already in a fresh cgroup: the slow cgroup attach
+ * is off the spawn path), else as without.
  *
  * @throws SpawnerError `SG_ISOLATION_UNAVAILABLE` if the level is not available here (never a
  *   silent downgrade), `SG_SANDBOX_ENTRY` for a bad entry, `SG_SANDBOX_LAUNCH` if setup fails.
  */
-export async function launch(spec: LaunchSpec): Promise<Sandbox> {
+export async function launch(spec: LaunchSpec, park?: LaunchPark): Promise<Sandbox> {
   const caps = await hostCapabilities();
   validate(spec, caps);
   const entryDir = entryReadDir(spec.entry);
@@ -134,16 +166,6 @@ export async function launch(spec: LaunchSpec): Promise<Sandbox> {
     });
   }
 
-  let cgroup: MemoryCgroup | null = null;
-  if (caps.cgroup !== null && caps.sh !== null) {
-    try {
-      cgroup = MemoryCgroup.create(caps.cgroup, spec.id, Math.floor(spec.maxMemoryMb * 1024 * 1024));
-    } catch {
-      // Falls back to RSS polling, reported through memoryEnforcement.
-      cgroup = null;
-    }
-  }
-
   const home = spec.level === 'bubblewrap' ? SANDBOX_SCRATCH : realpathSync(spec.scratchDir);
   const env = childEnv(home);
   // The V8 heap cap stays on every level even where it costs startup (Node 20 drops its code
@@ -155,22 +177,50 @@ export async function launch(spec: LaunchSpec): Promise<Sandbox> {
     runtimeBootstrapPath,
     entry,
   ];
-  let child: ReturnType<typeof spawn>;
-  try {
-    const [file, ...args] = buildArgv(spec, caps, inner, readPaths, env, cgroup);
-    if (file === undefined) throw new SpawnerError('SG_SANDBOX_LAUNCH', 'empty command');
-    child = spawn(file, args, {
-      cwd: spec.scratchDir,
-      env,
-      // Own session and process group: kill(-pgid) reaches the whole tree, and the child's
-      // process.kill(0, ...) cannot reach the orchestrator's group.
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-    });
-  } catch (err) {
-    // Nothing runs in it yet: the cgroup would otherwise outlive the failed launch.
-    cgroup?.remove();
-    throw err;
+  const argv = buildArgv(spec, caps, inner, readPaths, env);
+  // Built (and checked) on every path, before anything is claimed or created.
+  const line = claimLine(spec.scratchDir, home, argv);
+  const [file, ...args] = argv;
+  if (file === undefined) throw new SpawnerError('SG_SANDBOX_LAUNCH', 'empty command');
+
+  const limitBytes = Math.floor(spec.maxMemoryMb * 1024 * 1024);
+  let cgroup: MemoryCgroup | null = null;
+  let parked: ClaimedShim | null = null;
+  if (caps.cgroup !== null && caps.sh !== null) {
+    if (park !== undefined && executable(file)) parked = claimParked(park, spec.id, limitBytes, line);
+    if (parked !== null) {
+      cgroup = parked.cgroup;
+    } else {
+      try {
+        cgroup = MemoryCgroup.create(caps.cgroup, spec.id, limitBytes);
+      } catch {
+        // Falls back to RSS polling, reported through memoryEnforcement.
+        cgroup = null;
+      }
+    }
+  }
+
+  let child: ChildProcess;
+  if (parked !== null) {
+    child = parked.child;
+  } else {
+    try {
+      const shim = cgroup !== null && caps.sh !== null ? cgroupShim(caps.sh, cgroup.procsFile) : [];
+      const [exe, ...rest] = [...shim, file, ...args];
+      if (exe === undefined) throw new SpawnerError('SG_SANDBOX_LAUNCH', 'empty command');
+      child = spawn(exe, rest, {
+        cwd: spec.scratchDir,
+        env,
+        // Own session and process group: kill(-pgid) reaches the whole tree, and the child's
+        // process.kill(0, ...) cannot reach the orchestrator's group.
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      });
+    } catch (err) {
+      // Nothing runs in it yet: the cgroup would otherwise outlive the failed launch.
+      cgroup?.remove();
+      throw err;
+    }
   }
   const pid = child.pid;
   const channel = child.stdio[3];

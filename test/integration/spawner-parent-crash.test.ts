@@ -12,7 +12,7 @@ import { describe, test } from 'node:test';
 import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { detectIsolation, sweepStaleSandboxDirs } from '../../src/spawner/sandbox/index.js';
-import { sweepStaleParkCgroups } from '../../src/spawner/sandbox/park.js';
+import { sweepStaleCgroups } from '../../src/spawner/sandbox/park.js';
 import { eventually, processesMatching } from '../helpers/spawner-harness.js';
 import { fixturesDir } from '../helpers/paths.js';
 
@@ -66,9 +66,15 @@ void describe('a SIGKILLed orchestrator leaves no subagent process behind', () =
           `the parked launcher died with the orchestrator (left: ${processesMatching(parkMarker).join(', ')})`,
         );
         if (cgBase !== undefined && detected.cgroup !== null && existsSync(cgBase)) {
-          const parked = (): string[] => readdirSync(cgBase).filter((n) => n.startsWith(parkMarker.slice(1)));
-          sweepStaleParkCgroups({ version: detected.cgroup, dir: cgBase });
-          assert.deepEqual(parked(), [], "the sweep removed the dead orchestrator's parked cgroup");
+          // Its two sandboxes' cgroups (by id) and its parked one: all empty now, all its own.
+          const left = (): string[] =>
+            readdirSync(cgBase).filter(
+              (n) => n.startsWith(parkMarker.slice(1)) || ids.includes(n.split('.')[0] ?? ''),
+            );
+          const sandboxes = (): string[] => left().filter((n) => !n.startsWith(parkMarker.slice(1)));
+          assert.equal(sandboxes().length, 2, `the killed orchestrator left its sandboxes' cgroups`);
+          sweepStaleCgroups({ version: detected.cgroup, dir: cgBase });
+          assert.deepEqual(left(), [], "the sweep removed the dead orchestrator's cgroups");
         }
         // The dead orchestrator could not delete its sandboxes' directories; the next one does.
         const dirsOf = (): string[] =>

@@ -10,7 +10,7 @@ import { after, describe, test } from 'node:test';
 import { SpawnerError } from '../../src/errors.js';
 import { createSandboxDirs, detectIsolation, launch, type Sandbox } from '../../src/spawner/sandbox/index.js';
 import { ownerToken } from '../../src/spawner/sandbox/dirs.js';
-import { LaunchPark, sweepStaleParkCgroups } from '../../src/spawner/sandbox/park.js';
+import { LaunchPark, sandboxCgroupName, sweepStaleCgroups } from '../../src/spawner/sandbox/park.js';
 import { isAlive } from '../../src/spawner/sandbox/proc.js';
 import { eventually } from '../helpers/spawner-harness.js';
 import { fixturesDir } from '../helpers/paths.js';
@@ -96,17 +96,23 @@ void describe('parked launcher', () => {
     assert.equal(sandbox.memoryEnforcement, detected.cgroup === 'v2' ? 'cgroup-v2' : 'cgroup-v1');
     assert.ok(await eventually(() => output.some((l) => l.startsWith('cwd=')), 5000), output.join('|'));
     assert.ok(
-      output.some((l) => l.includes(`/subagent-guard/${id}`)),
+      output.some((l) => l.includes(`/subagent-guard/${sandboxCgroupName(id)}`)),
       `the program runs in the cgroup named by the sandbox id: ${output.join('|')}`,
     );
-    assert.equal(readFileSync(join(cgBase, id, limitFile), 'utf8').trim(), String(96 * 1024 * 1024));
+    assert.equal(
+      readFileSync(join(cgBase, sandboxCgroupName(id), limitFile), 'utf8').trim(),
+      String(96 * 1024 * 1024),
+    );
     assert.ok(output.includes(`home=${scratch}`) && output.includes(`cwd=${scratch}`), output.join('|'));
     assert.ok(
       await eventually(() => park.ready && park.parkedPid !== parked, 5000),
       'a new launcher is parked in the background',
     );
     await sandbox.dispose();
-    assert.ok(!existsSync(join(cgBase, id)), 'the claimed cgroup is removed with the sandbox');
+    assert.ok(
+      !existsSync(join(cgBase, sandboxCgroupName(id))),
+      'the claimed cgroup is removed with the sandbox',
+    );
   });
 
   void test('a parked launcher that died is not used: the launch takes the ordinary path', async (t) => {
@@ -123,10 +129,13 @@ void describe('parked launcher', () => {
     assert.notEqual(sandbox.pid, parked);
     assert.ok(await eventually(() => output.some((l) => l.startsWith('cwd=')), 5000), output.join('|'));
     assert.ok(
-      output.some((l) => l.includes(`/subagent-guard/${id}`)),
+      output.some((l) => l.includes(`/subagent-guard/${sandboxCgroupName(id)}`)),
       output.join('|'),
     );
-    assert.equal(readFileSync(join(cgBase, id, limitFile), 'utf8').trim(), String(96 * 1024 * 1024));
+    assert.equal(
+      readFileSync(join(cgBase, sandboxCgroupName(id), limitFile), 'utf8').trim(),
+      String(96 * 1024 * 1024),
+    );
     await sandbox.dispose();
   });
 
@@ -184,25 +193,33 @@ void describe('parked launcher', () => {
     await sandbox.dispose();
   });
 
-  void test('the sweep removes empty parked cgroups of dead owners only', (t) => {
+  void test('the sweep removes empty parked and sandbox cgroups of dead owners only', (t) => {
     if (cgBase === undefined || detected.cgroup === null) {
       t.skip('no usable memory cgroup');
       return;
     }
     const own = ownerToken(process.pid);
     assert.ok(own !== null);
-    const dead = 'sg-park-999999999-1-deadowner';
-    const live = `sg-park-${own.replace(':', '-')}-liveowner`;
-    mkdirSync(join(cgBase, dead));
-    mkdirSync(join(cgBase, live));
+    const tag = own.replace(':', '-');
+    const dead = ['sg-park-999999999-1-deadowner', 'deadSandboxId.999999999-1'];
+    // Same pid, other start time: a later process that reused the pid does not own them.
+    const reused = [`sg-park-${String(process.pid)}-1-reusedpid`, `reusedSandbox.${String(process.pid)}-1`];
+    const live = [`sg-park-${tag}-liveowner`, sandboxCgroupName('liveSandboxId')];
+    const unmarked = ['unmarkedSandboxId'];
+    const all = [...dead, ...reused, ...live, ...unmarked];
+    for (const n of all) mkdirSync(join(cgBase, n));
     try {
-      const removed = sweepStaleParkCgroups({ version: detected.cgroup, dir: cgBase });
-      assert.ok(removed.includes(dead));
-      assert.ok(!removed.includes(live));
-      assert.ok(!existsSync(join(cgBase, dead)));
-      assert.ok(existsSync(join(cgBase, live)), 'a live owner keeps its parked cgroup');
+      const removed = sweepStaleCgroups({ version: detected.cgroup, dir: cgBase });
+      for (const n of [...dead, ...reused]) {
+        assert.ok(removed.includes(n), `${n} is swept`);
+        assert.ok(!existsSync(join(cgBase, n)));
+      }
+      for (const n of [...live, ...unmarked]) {
+        assert.ok(!removed.includes(n), `${n} is kept`);
+        assert.ok(existsSync(join(cgBase, n)));
+      }
     } finally {
-      for (const n of [dead, live]) if (existsSync(join(cgBase, n))) rmdirSync(join(cgBase, n));
+      for (const n of all) if (existsSync(join(cgBase, n))) rmdirSync(join(cgBase, n));
     }
   });
 });

@@ -331,7 +331,9 @@ export async function finishLevel(env: LevelEnv): Promise<void> {
   assert.ok(await eventually(() => establishedOnPort(port) === 0), 'no connection to the gateway stays open');
   const cg = await cgroupBase();
   if (cg !== null && existsSync(cg)) {
-    const left = readdirSync(cg).filter((n) => ids.includes(n) || n.startsWith(`sg-park-${process.pid}-`));
+    const left = readdirSync(cg).filter(
+      (n) => ids.includes(n.split('.')[0] ?? '') || n.startsWith(`sg-park-${process.pid}-`),
+    );
     assert.deepEqual(left, [], 'every memory cgroup is removed');
   }
   assert.ok(!env.queries.some((q) => q.includes('attacker')), 'no denied name is ever resolved');

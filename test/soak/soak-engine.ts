@@ -330,7 +330,9 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakSummary> {
   const cgBase = /^v[12] at (.+)$/.exec(detected.details['cgroup'] ?? '')?.[1];
   const cgroups =
     cgBase !== undefined && existsSync(cgBase)
-      ? readdirSync(cgBase).filter((n) => ids.has(n) || n.startsWith(`sg-park-${process.pid}-`))
+      ? readdirSync(cgBase).filter(
+          (n) => ids.has(n.split('.')[0] ?? '') || n.startsWith(`sg-park-${process.pid}-`),
+        )
       : [];
   const trapHits = isolation === 'process' ? 0 : trap.connections();
   const rssLimit = 200;

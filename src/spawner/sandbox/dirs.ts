@@ -24,6 +24,17 @@ export function ownerToken(pid: number): string | null {
   }
 }
 
+let ownTag: string | undefined;
+
+/**
+ * This process's owner marker for names that cannot hold a file (cgroups): `pid-starttime`, so a
+ * sweep can tell a dead owner from a live one and from a later process that reused the pid.
+ */
+export function ownerTag(): string {
+  ownTag ??= (ownerToken(process.pid) ?? `${process.pid}:0`).replace(':', '-');
+  return ownTag;
+}
+
 /**
  * Removes sandbox directories left behind by orchestrators that no longer run (killed outright,
  * so their teardown never happened). A directory is removed only when it is a real directory

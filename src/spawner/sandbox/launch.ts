@@ -24,7 +24,7 @@ import { hostCapabilities, type HostCapabilities } from './detect.js';
 import { OutputDrain } from './output.js';
 import { assertSafePermissionPath, entryReadDir, runtimeBootstrapPath, runtimeReadPaths } from './paths.js';
 import { LocalSandbox } from './local-sandbox.js';
-import type { ClaimedShim, LaunchPark } from './park.js';
+import { sandboxCgroupName, type ClaimedShim, type LaunchPark } from './park.js';
 import type { LaunchSpec, Sandbox } from './types.js';
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -136,7 +136,7 @@ function claimParked(park: LaunchPark, id: string, limitBytes: number, line: str
     park.abandon(parked);
     return null;
   }
-  parked.cgroup.rename(id);
+  parked.cgroup.rename(sandboxCgroupName(id));
   parked.stdin.end(`${line}\n`);
   return parked;
 }
@@ -192,7 +192,7 @@ export async function launch(spec: LaunchSpec, park?: LaunchPark): Promise<Sandb
       cgroup = parked.cgroup;
     } else {
       try {
-        cgroup = MemoryCgroup.create(caps.cgroup, spec.id, limitBytes);
+        cgroup = MemoryCgroup.create(caps.cgroup, sandboxCgroupName(spec.id), limitBytes);
       } catch {
         // Falls back to RSS polling, reported through memoryEnforcement.
         cgroup = null;

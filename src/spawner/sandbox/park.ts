@@ -15,11 +15,22 @@ import { nanoid } from 'nanoid';
 import { MemoryCgroup, type CgroupBase } from './cgroup.js';
 import { childEnv, parkShim } from './command.js';
 import { hostCapabilities } from './detect.js';
-import { ownerToken } from './dirs.js';
+import { ownerTag, ownerToken } from './dirs.js';
 import { isAlive, killQuietly } from './proc.js';
 
 const PARK_PREFIX = 'sg-park-';
 const PARK_NAME = /^sg-park-(\d+)-(\d+)-[A-Za-z0-9_-]+$/;
+/** A sandbox's cgroup: `<sandbox id>.<owner pid>-<owner start time>` (an id never holds a '.'). */
+const SANDBOX_NAME = /^[A-Za-z0-9_-]{1,64}\.(\d+)-(\d+)$/;
+
+/**
+ * The cgroup name of sandbox `id`: the id (what audits and leak checks look for) plus this
+ * process's owner marker, so cgroups left by an orchestrator that was killed outright can be
+ * told apart from a live orchestrator's and swept.
+ */
+export function sandboxCgroupName(id: string): string {
+  return `${id}.${ownerTag()}`;
+}
 /** Parked launchers that died unclaimed in a row before parking is given up for this orchestrator. */
 const MAX_FAILURES = 3;
 /** At most this many directory entries are examined per sweep (bounded start-up cost). */
@@ -58,11 +69,12 @@ function setRef(p: ClaimedShim, on: boolean): void {
 }
 
 /**
- * Removes empty parked-launcher cgroups whose orchestrator no longer runs (killed outright, so its
- * close() never ran). The owner's pid and start time are in the name; a live owner's cgroups and
- * any non-empty cgroup (rmdir refuses those) are left alone. Returns the names removed.
+ * Removes empty sandbox and parked-launcher cgroups whose orchestrator no longer runs (killed
+ * outright, so its teardown or close() never ran). The owner's pid and start time are in the name;
+ * a live owner's cgroups and any non-empty cgroup (rmdir refuses those) are left alone. Returns
+ * the names removed.
  */
-export function sweepStaleParkCgroups(base: CgroupBase): string[] {
+export function sweepStaleCgroups(base: CgroupBase): string[] {
   const removed: string[] = [];
   let names: string[];
   try {
@@ -72,10 +84,9 @@ export function sweepStaleParkCgroups(base: CgroupBase): string[] {
   }
   let examined = 0;
   for (const name of names) {
-    if (!name.startsWith(PARK_PREFIX)) continue;
-    if (++examined > SWEEP_LIMIT) break;
-    const m = PARK_NAME.exec(name);
+    const m = PARK_NAME.exec(name) ?? SANDBOX_NAME.exec(name);
     if (m === null) continue;
+    if (++examined > SWEEP_LIMIT) break;
     if (ownerToken(Number(m[1])) === `${m[1]}:${m[2]}`) continue; // its orchestrator still runs
     try {
       rmdirSync(join(base.dir, name));
@@ -111,8 +122,8 @@ export class LaunchPark {
     if (caps.cgroup === null || caps.sh === null || this.#closed) return;
     this.#base = caps.cgroup;
     this.#sh = caps.sh;
-    this.#owner = (ownerToken(process.pid) ?? `${process.pid}:0`).replace(':', '-');
-    sweepStaleParkCgroups(caps.cgroup);
+    this.#owner = ownerTag();
+    sweepStaleCgroups(caps.cgroup);
     this.#park();
   }
 

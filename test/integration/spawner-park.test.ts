@@ -4,7 +4,7 @@
  * before its own program runs, and nothing (process, cgroup) may outlive the park.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { SpawnerError } from '../../src/errors.js';
@@ -49,6 +49,7 @@ async function launchProbe(
   const id = `park-${Math.random().toString(36).slice(2, 10)}`;
   const dirs = createSandboxDirs(id);
   const output: string[] = [];
+  // A refused launch leaves the directories to their creator (as SubagentRun removes them).
   const sandbox = await launch(
     {
       id,
@@ -62,7 +63,10 @@ async function launchProbe(
       command,
     },
     park,
-  );
+  ).catch((err: unknown) => {
+    rmSync(dirs.root, { recursive: true, force: true });
+    throw err;
+  });
   sandboxes.push(sandbox);
   return { sandbox, id, output, scratch: dirs.scratchDir };
 }

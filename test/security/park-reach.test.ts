@@ -7,7 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createOrchestrator } from '../../src/spawner/orchestrator.js';
@@ -47,6 +47,7 @@ before(async () => {
 
 after(() => {
   removeDir(agentsDir);
+  rmSync(marker, { force: true });
 });
 
 const parkMarker = `/sg-park-${String(process.pid)}-`;

@@ -7,7 +7,9 @@ import { claimLine, parkShim, shQuote } from '../../../src/spawner/sandbox/comma
 /** What a POSIX shell makes of `line`: the argv it would exec, one per line (printf instead of exec). */
 function argvOf(line: string): string[] {
   const probe = line.replace(/; exec /, '; exec /usr/bin/printf "%s\\n" ').replace(/ <\/dev\/null$/, '');
-  return execFileSync('/bin/sh', ['-c', probe], { encoding: 'utf8' }).split('\n').slice(0, -1);
+  return execFileSync('/bin/sh', ['-c', probe], { encoding: 'utf8', timeout: 10_000 })
+    .split('\n')
+    .slice(0, -1);
 }
 
 void describe('parked launcher claim line', () => {
@@ -60,7 +62,11 @@ void describe('parked launcher claim line', () => {
 
   void test("the exec'd program gets exactly the parked environment plus HOME and TMPDIR", () => {
     const line = claimLine('/tmp', '/scratch', ['/usr/bin/env']);
-    const out = execFileSync('/bin/sh', ['-c', line], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
+    const out = execFileSync('/bin/sh', ['-c', line], {
+      encoding: 'utf8',
+      env: { PATH: '/usr/bin:/bin' },
+      timeout: 10_000,
+    });
     assert.deepEqual(out.split('\n').filter(Boolean).sort(), [
       'HOME=/scratch',
       'PATH=/usr/bin:/bin',

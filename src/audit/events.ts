@@ -7,6 +7,8 @@ export const AuditEvent = {
   /** Orchestrator started: isolation level chosen and what is available. */
   OrchestratorStart: 'orchestrator.start',
   OrchestratorClose: 'orchestrator.close',
+  /** SIGUSR1 reached the orchestrator and was ignored (it would have opened Node's inspector). */
+  OrchestratorSignalIgnored: 'orchestrator.signal_ignored',
   /** A spawn was accepted (agent, parent, isolation level) or refused. */
   Spawn: 'subagent.spawn',
   SpawnDenied: 'subagent.spawn_denied',

@@ -3,6 +3,7 @@
  * gateway, one tool broker and the spawn quotas; every subagent is a {@link SubagentRun}.
  */
 import { existsSync } from 'node:fs';
+import { url as inspectorUrl } from 'node:inspector';
 import { isAbsolute, resolve } from 'node:path';
 import { nanoid } from 'nanoid';
 import type { Logger } from 'pino';
@@ -16,6 +17,7 @@ import { ToolAcl } from '../policy/tools.js';
 import { ToolBroker } from '../tools/broker.js';
 import { SpawnQuotas, type SpawnReservation } from './quotas.js';
 import { detectIsolation, launch, sweepStaleSandboxDirs } from './sandbox/index.js';
+import { guardInspectorSignal } from './inspector-guard.js';
 import { LaunchPark } from './sandbox/park.js';
 import { SubagentRun } from './subagent.js';
 import type {
@@ -106,6 +108,8 @@ export async function createOrchestrator(opts: OrchestratorOptions): Promise<Orc
         cgroup: detected.cgroup,
         gateway: gateway.url,
         weaker: level === 'process' ? 'process-level isolation only: no network or PID namespace' : undefined,
+        // Opened before we could prevent it (--inspect): whoever reaches it can run code here.
+        inspectorOpen: inspectorUrl() === undefined ? undefined : true,
       },
       `orchestrator started (isolation: ${level})`,
     );
@@ -156,6 +160,7 @@ class LocalOrchestrator implements Orchestrator {
   readonly #acls = new Map<string, ToolAcl>();
   readonly #onProcessExit: () => void;
   readonly #park: LaunchPark;
+  readonly #unguard: () => void;
   #closing: Promise<void> | undefined;
 
   constructor(parts: LocalOrchestratorParts) {
@@ -177,6 +182,12 @@ class LocalOrchestrator implements Orchestrator {
       this.#park.killNow();
     };
     process.on('exit', this.#onProcessExit);
+    this.#unguard = guardInspectorSignal(() => {
+      this.#logger.warn(
+        { event: AuditEvent.OrchestratorSignalIgnored, signal: 'SIGUSR1' },
+        'SIGUSR1 ignored: it would open the inspector',
+      );
+    });
   }
 
   spawn(req: SpawnRequest): SubagentHandle {
@@ -245,6 +256,7 @@ class LocalOrchestrator implements Orchestrator {
     await this.#park.close();
     await this.gateway.close();
     process.removeListener('exit', this.#onProcessExit);
+    this.#unguard();
     this.#logger.info(
       { event: AuditEvent.OrchestratorClose, isolation: this.isolation },
       'orchestrator closed',

@@ -104,9 +104,36 @@ export function claimLine(cwd: string, home: string, argv: readonly string[]): s
   return `cd -- ${shQuote(cwd)} || exit 72; unset OLDPWD PWD; export HOME=${h} TMPDIR=${h}; exec ${argv.map(shQuote).join(' ')} </dev/null`;
 }
 
-/** Parent-death SIGKILL and no_new_privs for the levels where bubblewrap does not provide them. */
-export function setprivShim(setpriv: string): string[] {
-  return [setpriv, '--pdeathsig', 'KILL', '--no-new-privs', '--'];
+/** An unprivileged identity for a child (no supplementary groups). */
+export interface RunAs {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/** `nobody:nogroup`: who a child runs as when the orchestrator is root. */
+export const NOBODY: RunAs = Object.freeze({ uid: 65534, gid: 65534 });
+
+/**
+ * Parent-death SIGKILL and no_new_privs for the levels where bubblewrap does not provide them,
+ * and (with `runAs`) a switch to that uid/gid with no supplementary groups. setpriv sets the
+ * parent-death signal after the identity change (which would otherwise clear it).
+ */
+export function setprivShim(setpriv: string, runAs?: RunAs): string[] {
+  const ids = runAs === undefined ? [] : [`--reuid=${runAs.uid}`, `--regid=${runAs.gid}`, '--clear-groups'];
+  return [setpriv, ...ids, '--pdeathsig', 'KILL', '--no-new-privs', '--'];
+}
+
+/** Open files a child may hold unless the launch says otherwise. */
+export const DEFAULT_MAX_OPEN_FILES = 256;
+
+/**
+ * Gives the sandbox its own RLIMIT_NOFILE (soft = hard, so the child cannot raise it): a runaway
+ * that opens files or sockets in a loop stops at EMFILE in its own process, with the parent's
+ * limit untouched. RLIMIT_NPROC is left alone on purpose: it counts every process of a real uid
+ * (all siblings share one), is ignored for uid 0, and a child cannot create processes anyway.
+ */
+export function rlimitShim(prlimit: string, maxOpenFiles: number): string[] {
+  return [prlimit, `--nofile=${maxOpenFiles}:${maxOpenFiles}`, '--'];
 }
 
 /** `unshare` options (after the binary), for a variant. */
@@ -148,6 +175,11 @@ export interface BubblewrapOptions {
   readonly scratchDir: string | null;
   /** Host path of the gateway Unix socket, bound at {@link SANDBOX_GATEWAY_SOCKET}. */
   readonly gatewaySocket?: string;
+  /**
+   * Uid/gid the child has inside its own user namespace (both mapped to the caller's uid outside).
+   * Used when the caller is root: without it the child would run as uid 0 (capabilities dropped).
+   */
+  readonly sandboxIds?: RunAs;
 }
 
 /**
@@ -171,6 +203,9 @@ export function bubblewrapArgs(o: BubblewrapOptions): string[] {
     'ALL',
     '--clearenv',
   ];
+  if (o.sandboxIds !== undefined) {
+    args.push('--unshare-user', '--uid', String(o.sandboxIds.uid), '--gid', String(o.sandboxIds.gid));
+  }
   for (const [k, v] of Object.entries(o.env)) args.push('--setenv', k, v);
   args.push(...systemBinds());
   if (!o.node.startsWith('/usr/')) args.push('--ro-bind', o.node, o.node);

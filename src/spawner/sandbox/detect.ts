@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { probeCgroup, type CgroupBase } from './cgroup.js';
-import { bubblewrapArgs, unshareArgs, type UnshareVariant } from './command.js';
+import { NOBODY, bubblewrapArgs, unshareArgs, type UnshareVariant } from './command.js';
 import type { IsolationLevel, IsolationReport } from './types.js';
 
 /** Everything the launcher needs to know about this machine. */
@@ -19,6 +19,10 @@ export interface HostCapabilities {
   readonly ip: string | null;
   /** `setpriv`, for parent-death SIGKILL and no_new_privs outside bubblewrap. */
   readonly setpriv: string | null;
+  /** `prlimit`, to give each child its own RLIMIT_NOFILE. */
+  readonly prlimit: string | null;
+  /** Whether this process runs as root: children then run under an unprivileged uid (see launch). */
+  readonly root: boolean;
   readonly sh: string | null;
   readonly cgroup: CgroupBase | null;
   /** Realpath of the node binary children run. */
@@ -71,6 +75,7 @@ async function probe(): Promise<HostCapabilities> {
   details.node = `${node} ${process.version}`;
   const available: IsolationLevel[] = [];
   const linux = process.platform === 'linux';
+  const root = process.getuid?.() === 0;
 
   let bwrap: string | null = linux ? findExecutable('bwrap') : null;
   if (bwrap === null) {
@@ -78,7 +83,13 @@ async function probe(): Promise<HostCapabilities> {
   } else {
     const r = await tryRun([
       bwrap,
-      ...bubblewrapArgs({ node, readPaths: [], env: {}, scratchDir: null }),
+      ...bubblewrapArgs({
+        node,
+        readPaths: [],
+        env: {},
+        scratchDir: null,
+        ...(root ? { sandboxIds: NOBODY } : {}),
+      }),
       node,
       '--version',
     ]);
@@ -110,6 +121,15 @@ async function probe(): Promise<HostCapabilities> {
   const setpriv = linux ? findExecutable('setpriv') : null;
   details.setpriv =
     setpriv === null ? 'not installed: process/namespace children do not die with the parent' : setpriv;
+  const prlimit = linux ? findExecutable('prlimit') : null;
+  details.rlimit =
+    prlimit === null ? "prlimit not installed: children share the parent's open-file limit" : prlimit;
+  if (root) {
+    details.identity =
+      setpriv === null
+        ? 'root without setpriv: process-level children cannot be started under another uid'
+        : 'root: children run as uid/gid 65534 (process level via setpriv, bubblewrap inside a user namespace)';
+  }
   const sh = findExecutable('sh');
   const cgroup = linux && sh !== null ? probeCgroup(details) : null;
   if (cgroup === null && linux && sh === null) details.cgroup = 'no /bin/sh for the cgroup shim';
@@ -121,6 +141,8 @@ async function probe(): Promise<HostCapabilities> {
     unshare,
     ip,
     setpriv,
+    prlimit,
+    root,
     sh,
     cgroup,
     node,

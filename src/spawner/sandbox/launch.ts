@@ -4,11 +4,15 @@
  * before it execs anything.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, realpathSync } from 'node:fs';
+import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, realpathSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { Duplex } from 'node:stream';
 import { SpawnerError } from '../../errors.js';
 import { MemoryCgroup } from './cgroup.js';
+import { assertAccessible } from './access.js';
 import {
+  DEFAULT_MAX_OPEN_FILES,
+  NOBODY,
   SANDBOX_GATEWAY_SOCKET,
   SANDBOX_SCRATCH,
   bubblewrapArgs,
@@ -16,7 +20,9 @@ import {
   childEnv,
   claimLine,
   loopbackUpShim,
+  type RunAs,
   nodeFlags,
+  rlimitShim,
   setprivShim,
   unshareArgs,
 } from './command.js';
@@ -51,6 +57,26 @@ function validate(spec: LaunchSpec, caps: HostCapabilities): void {
       `maxMemoryMb must be a positive number, got ${spec.maxMemoryMb}`,
     );
   }
+  const nofile = spec.maxOpenFiles;
+  if (nofile !== undefined && (!Number.isInteger(nofile) || nofile < 32 || nofile > 1_048_576)) {
+    throw new SpawnerError(
+      'SG_SANDBOX_LAUNCH',
+      `maxOpenFiles must be an integer from 32 to 1048576, got ${nofile}`,
+    );
+  }
+  const ids = spec.runAs;
+  if (ids !== undefined && !(validId(ids.uid) && validId(ids.gid) && ids.uid !== 0)) {
+    throw new SpawnerError(
+      'SG_SANDBOX_LAUNCH',
+      `runAs must name a non-root uid and a gid (integers below 2^31), got ${JSON.stringify(ids)}`,
+    );
+  }
+  if (spec.level === 'process' && caps.root && caps.setpriv === null) {
+    throw new SpawnerError(
+      'SG_SANDBOX_LAUNCH',
+      'the orchestrator runs as root and setpriv (util-linux) is missing: a process-level child would run as root',
+    );
+  }
   const sock = spec.gateway.unixSocketPath;
   if (spec.level !== 'process') {
     if (sock === undefined) {
@@ -68,6 +94,34 @@ function validate(spec: LaunchSpec, caps: HostCapabilities): void {
   }
 }
 
+function validId(n: number): boolean {
+  return Number.isInteger(n) && n >= 0 && n < 2 ** 31;
+}
+
+/**
+ * Who a process-level child runs as: when the orchestrator is root, an unprivileged uid, so the
+ * child can neither signal the orchestrator nor read root's files; otherwise our own uid.
+ */
+function processIdentity(spec: LaunchSpec, caps: HostCapabilities): RunAs | undefined {
+  return spec.level === 'process' && caps.root ? (spec.runAs ?? NOBODY) : undefined;
+}
+
+/**
+ * Prepares the scratch dir for a child running as `ids`: it owns its scratch dir, and the
+ * directories between the sandbox's own directory and it become searchable (not readable:
+ * 0711), so nothing else in them (the gateway socket, the owner marker) is listed to it.
+ */
+function handOver(spec: LaunchSpec, ids: RunAs): void {
+  chownSync(spec.scratchDir, ids.uid, ids.gid);
+  const owned = spec.ownedDir === undefined ? undefined : realpathSync(spec.ownedDir);
+  let dir = dirname(realpathSync(spec.scratchDir));
+  while (owned !== undefined && dir.startsWith(`${owned}/`)) {
+    chmodSync(dir, 0o711);
+    dir = dirname(dir);
+  }
+  if (owned !== undefined) chmodSync(owned, 0o711);
+}
+
 /** The argv (first element = executable) for a spec, outermost wrapper first, without the cgroup shim. */
 function buildArgv(
   spec: LaunchSpec,
@@ -77,6 +131,9 @@ function buildArgv(
   env: Record<string, string>,
 ): string[] {
   const argv: string[] = [];
+  if (caps.prlimit !== null) {
+    argv.push(...rlimitShim(caps.prlimit, spec.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES));
+  }
   switch (spec.level) {
     case 'bubblewrap': {
       if (caps.bwrap === null)
@@ -90,6 +147,9 @@ function buildArgv(
           env,
           scratchDir: spec.scratchDir,
           ...(socket === undefined ? {} : { gatewaySocket: socket }),
+          // As root, the child would otherwise be uid 0 inside (capabilities dropped, but owner of
+          // every root file it can see): an unprivileged uid in its own user namespace instead.
+          ...(caps.root ? { sandboxIds: NOBODY } : {}),
         }),
       );
       break;
@@ -103,7 +163,7 @@ function buildArgv(
       break;
     }
     case 'process': {
-      if (caps.setpriv !== null) argv.push(...setprivShim(caps.setpriv));
+      if (caps.setpriv !== null) argv.push(...setprivShim(caps.setpriv, processIdentity(spec, caps)));
       break;
     }
   }
@@ -164,6 +224,19 @@ export async function launch(spec: LaunchSpec, park?: LaunchPark): Promise<Sandb
     throw new SpawnerError('SG_SANDBOX_LAUNCH', `cannot create scratch dir ${spec.scratchDir}`, {
       cause: err,
     });
+  }
+
+  const ids = processIdentity(spec, caps);
+  if (ids !== undefined) {
+    try {
+      handOver(spec, ids);
+    } catch (err) {
+      throw new SpawnerError('SG_SANDBOX_LAUNCH', `cannot hand ${spec.scratchDir} to uid ${ids.uid}`, {
+        cause: err,
+      });
+    }
+    for (const p of [caps.node, ...readPaths, entry]) assertAccessible(p, ids, 4);
+    assertAccessible(spec.scratchDir, ids, 7);
   }
 
   const home = spec.level === 'bubblewrap' ? SANDBOX_SCRATCH : realpathSync(spec.scratchDir);

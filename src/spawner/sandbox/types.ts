@@ -74,6 +74,27 @@ export interface LaunchSpec {
   /** Bytes of stdout and of stderr forwarded to `onOutput` per stream. @default 65536 */
   readonly maxOutputBytes?: number;
   /**
+   * RLIMIT_NOFILE of every process of the sandbox (soft = hard). Needs `prlimit` on the host
+   * (reported by `detectIsolation().details.rlimit`). @default 256
+   */
+  readonly maxOpenFiles?: number;
+  /**
+   * Identity of a `process`-level child when the orchestrator runs as root (ignored otherwise: a
+   * non-root orchestrator cannot switch uid). The entry, the runtime and node must be readable to
+   * it. @default { uid: 65534, gid: 65534 }
+   */
+  readonly runAs?: { readonly uid: number; readonly gid: number };
+  /**
+   * Extra paths (files or directories, absolute) the child may read, besides its entry's own
+   * directory and the runtime. Each is checked like the entry's directory (no secrets, no config
+   * file or audit log below it).
+   */
+  readonly readGrants?: readonly string[];
+  /**
+   * Files no grant may contain (the config file and the audit log): a grant that does is refused.
+   */
+  readonly protectedPaths?: readonly string[];
+  /**
    * Override the program run inside the sandbox (tests only: e.g. a shell that forks grandchildren).
    * The argv replaces `node [flags] bootstrap.js`; it gets the same wrappers, env and cgroup.
    * @internal

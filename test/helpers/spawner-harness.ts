@@ -3,7 +3,7 @@
  * "allowed API" and a trap server, a test resolver, and leftover checks (processes, temp dirs,
  * sockets) that every test runs after each subagent and after close().
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,6 +104,8 @@ export default async () => {
 /** Writes the agent programs into a fresh temp dir; returns it. */
 export function writeAgents(): string {
   const dir = mkdtempSync(join(tmpdir(), 'sgtest-agents-'));
+  // Readable to the unprivileged uid that process-level children run as under a root orchestrator.
+  chmodSync(dir, 0o755);
   for (const [name, src] of Object.entries(AGENT_SOURCES)) writeFileSync(join(dir, name), src);
   return dir;
 }

@@ -24,6 +24,8 @@ export const ErrorCodes = {
   SG_GATEWAY_DUPLICATE_ID: 'register() was called with an id that is already registered.',
   SG_SANDBOX_ENTRY:
     'The subagent entry is missing, not absolute, or in a location the sandbox cannot expose safely.',
+  SG_SANDBOX_READ_GRANT:
+    'A read grant (the entry directory or an explicit grant) would expose the config, the audit log, a secret file or a path outside it.',
   SG_SANDBOX_LAUNCH: 'The sandbox could not be set up or the child process could not be started.',
   SG_IPC_PROTOCOL: 'A message on the subagent IPC channel was malformed, oversized or unexpected.',
   SG_TOOL_ARGS_INVALID: "A tool call's arguments do not match the tool's input schema.",

@@ -4,6 +4,10 @@
  */
 import type { AgentConfig, GuardConfig } from './types.js';
 
+/** What an agent may read (as the launcher computes it), or why its grant is refused. */
+export type ReadsView =
+  { readonly paths: readonly string[] } | { readonly code: string; readonly error: string };
+
 function list(items: readonly (string | number)[], none = 'none'): string {
   return items.length === 0 ? none : items.join(', ');
 }
@@ -18,7 +22,13 @@ function spawnLine(a: AgentConfig): string {
   );
 }
 
-function agentLines(a: AgentConfig): string[] {
+function readsLine(r: ReadsView | undefined): string[] {
+  if (r === undefined) return [];
+  if ('error' in r) return [`  reads: REFUSED ${r.code}: ${r.error}`];
+  return [`  reads (read-only): ${list(r.paths)}`];
+}
+
+function agentLines(a: AgentConfig, reads?: ReadsView): string[] {
   const lines = [`agent ${a.name} (${a.role})`];
   if (a.description !== undefined) lines.push(`  description: ${a.description}`);
   if (a.role === 'parent') {
@@ -42,6 +52,7 @@ function agentLines(a: AgentConfig): string[] {
       lines.push(`  egress only; log all traffic: ${n.logAllTraffic ? 'yes' : 'no (denials only)'}`);
     }
     lines.push(`  upstream proxy: ${a.proxy?.redacted ?? 'none (direct)'}`);
+    lines.push(...readsLine(reads));
   }
   lines.push(`  ${spawnLine(a)}`);
   const notes = Object.keys(a.notes);
@@ -57,7 +68,10 @@ function agentLines(a: AgentConfig): string[] {
  * A readable multi-line summary: agents and roles, tools, quotas, domains, ports, CIDRs, spawn
  * limits, upstream proxies (redacted), and the OpenClaw keys that were ignored.
  */
-export function formatConfigSummary(config: GuardConfig): string {
+export function formatConfigSummary(
+  config: GuardConfig,
+  reads: Readonly<Record<string, ReadsView>> = {},
+): string {
   const g = config.gateway;
   const names = Object.keys(config.agents);
   const out = [
@@ -71,7 +85,7 @@ export function formatConfigSummary(config: GuardConfig): string {
   ];
   for (const name of names) {
     const a = config.agents[name];
-    if (a !== undefined) out.push('', ...agentLines(a));
+    if (a !== undefined) out.push('', ...agentLines(a, Object.hasOwn(reads, name) ? reads[name] : undefined));
   }
   if (config.ignored.length > 0) {
     out.push('', `ignored OpenClaw keys (${config.ignored.length}):`);
@@ -81,8 +95,9 @@ export function formatConfigSummary(config: GuardConfig): string {
 }
 
 /** A JSON-serialisable view of an agent; the upstream proxy appears redacted only. */
-function agentJson(a: AgentConfig): Record<string, unknown> {
+function agentJson(a: AgentConfig, reads: ReadsView | undefined): Record<string, unknown> {
   return {
+    reads: reads ?? null,
     role: a.role,
     description: a.description ?? null,
     entry: a.entry ?? null,
@@ -96,13 +111,21 @@ function agentJson(a: AgentConfig): Record<string, unknown> {
 }
 
 /** A JSON-serialisable view of the whole configuration with every secret redacted. */
-export function configToJson(config: GuardConfig): Record<string, unknown> {
+export function configToJson(
+  config: GuardConfig,
+  reads: Readonly<Record<string, ReadsView>> = {},
+): Record<string, unknown> {
   return {
     source: config.source ?? null,
     format: config.format,
     gateway: { ...config.gateway, upstream: config.gateway.upstream?.redacted ?? null },
     audit: { path: config.audit.path ?? null, level: config.audit.level },
-    agents: Object.fromEntries(Object.entries(config.agents).map(([k, v]) => [k, agentJson(v)])),
+    agents: Object.fromEntries(
+      Object.entries(config.agents).map(([k, v]) => [
+        k,
+        agentJson(v, Object.hasOwn(reads, k) ? reads[k] : undefined),
+      ]),
+    ),
     ignored: config.ignored,
   };
 }

@@ -19,6 +19,7 @@ import { SpawnQuotas, type SpawnReservation } from './quotas.js';
 import { detectIsolation, launch, sweepStaleSandboxDirs } from './sandbox/index.js';
 import { guardInspectorSignal } from './inspector-guard.js';
 import { LaunchPark } from './sandbox/park.js';
+import { configProtectedPaths } from './sandbox/paths.js';
 import { SubagentRun } from './subagent.js';
 import type {
   IsolationLevel,
@@ -161,6 +162,8 @@ class LocalOrchestrator implements Orchestrator {
   readonly #onProcessExit: () => void;
   readonly #park: LaunchPark;
   readonly #unguard: () => void;
+  /** The config file and the audit log: no subagent read grant may contain them. */
+  readonly #protectedPaths: readonly string[];
   #closing: Promise<void> | undefined;
 
   constructor(parts: LocalOrchestratorParts) {
@@ -171,6 +174,7 @@ class LocalOrchestrator implements Orchestrator {
     this.#broker = parts.broker;
     this.#ownedLogger = parts.ownedLogger;
     this.#park = parts.park;
+    this.#protectedPaths = configProtectedPaths(parts.config);
     this.#quotas = new SpawnQuotas(
       parts.config,
       parts.maxQueued === undefined ? {} : { maxQueued: parts.maxQueued },
@@ -344,7 +348,7 @@ class LocalOrchestrator implements Orchestrator {
         broker: this.#broker,
         logger: this.#logger,
         level: this.isolation,
-        launch: (spec) => launch(spec, this.#park),
+        launch: (spec) => launch({ ...spec, protectedPaths: this.#protectedPaths }, this.#park),
         acl: this.#acl(agent),
         upstream: agent.proxy ?? this.#config.gateway.upstream,
         spawnNested: (caller, a, t) => this.#spawnNested(caller, a, t),

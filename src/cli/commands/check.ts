@@ -13,6 +13,7 @@ import {
 } from '../../config/index.js';
 import type { ConfigDocument } from '../../config/index.js';
 import { ConfigError, ConfigReadError } from '../../errors.js';
+import { configReadGrants } from '../../spawner/sandbox/paths.js';
 import { ExitCode, type CliIo, type Command } from '../io.js';
 
 const USAGE = `usage: subagent-guard check [config] [--json]
@@ -85,14 +86,31 @@ export const check: Command = async (argv, io) => {
   }
   try {
     const config = parseConfig(doc.value, { source: doc.source, baseDir: doc.baseDir });
+    // What each agent may read, as the launcher computes it; a refused grant fails the check,
+    // since every spawn of that agent would fail with the same error.
+    const reads = configReadGrants(config);
+    const refused = Object.entries(reads).filter(([, r]) => 'error' in r);
     if (args.json) {
-      writeJson(io, { valid: true, ...configToJson(config), issues: [] });
+      writeJson(io, {
+        valid: refused.length === 0,
+        ...configToJson(config, reads),
+        issues: refused.map(([name, r]) => ({
+          path: `/agents/${name}/entry`,
+          message: 'error' in r ? `${r.code}: ${r.error}` : '',
+        })),
+      });
     } else {
-      io.stdout.write(formatConfigSummary(config));
+      io.stdout.write(formatConfigSummary(config, reads));
       const n = Object.keys(config.agents).length;
-      io.stdout.write(`\nOK: ${doc.source} is valid (${n} agent${n === 1 ? '' : 's'})\n`);
+      if (refused.length === 0) {
+        io.stdout.write(`\nOK: ${doc.source} is valid (${n} agent${n === 1 ? '' : 's'})\n`);
+      } else {
+        io.stdout.write(
+          `\n${doc.source} is invalid: ${refused.length} agent read grant${refused.length === 1 ? '' : 's'} refused (${refused.map(([k]) => k).join(', ')})\n`,
+        );
+      }
     }
-    return ExitCode.Ok;
+    return refused.length === 0 ? ExitCode.Ok : ExitCode.Failed;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     if (args.json) {

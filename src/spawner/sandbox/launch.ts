@@ -28,7 +28,7 @@ import {
 } from './command.js';
 import { hostCapabilities, type HostCapabilities } from './detect.js';
 import { OutputDrain } from './output.js';
-import { assertSafePermissionPath, entryReadDir, runtimeBootstrapPath, runtimeReadPaths } from './paths.js';
+import { agentReadPaths, assertSafePermissionPath, runtimeBootstrapPath, runtimeReadPaths } from './paths.js';
 import { LocalSandbox } from './local-sandbox.js';
 import { sandboxCgroupName, type ClaimedShim, type LaunchPark } from './park.js';
 import type { LaunchSpec, Sandbox } from './types.js';
@@ -213,9 +213,12 @@ function claimParked(park: LaunchPark, id: string, limitBytes: number, line: str
 export async function launch(spec: LaunchSpec, park?: LaunchPark): Promise<Sandbox> {
   const caps = await hostCapabilities();
   validate(spec, caps);
-  const entryDir = entryReadDir(spec.entry);
+  const agentPaths = agentReadPaths(spec.entry, {
+    ...(spec.readGrants === undefined ? {} : { grants: spec.readGrants }),
+    ...(spec.protectedPaths === undefined ? {} : { protectedPaths: spec.protectedPaths }),
+  });
   const entry = realpathSync(spec.entry);
-  const readPaths = [...new Set([...runtimeReadPaths(), entryDir])];
+  const readPaths = [...new Set([...runtimeReadPaths(), ...agentPaths])];
   for (const p of [...readPaths, entry, spec.scratchDir]) assertSafePermissionPath(p);
 
   try {

@@ -2,10 +2,11 @@
  * Where things are: the compiled runtime, the packages it needs, and the user entry's package.
  * These become the only `--allow-fs-read` paths and (under bubblewrap) the only read-only binds.
  */
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, isAbsolute, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { GuardConfig } from '../../config/types.js';
 import { SpawnerError } from '../../errors.js';
 
 /** Absolute path of the compiled child bootstrap (`<dist or build/src>/runtime/bootstrap.js`). */
@@ -66,9 +67,8 @@ export function runtimeReadPaths(): readonly string[] {
 let cachedRuntimePaths: readonly string[] | undefined;
 
 /**
- * The directory the user entry may read: its nearest package directory, else its own directory.
- * Everything below it becomes readable by the child, so agents belong in their own package, away
- * from secrets such as `.env` files.
+ * The directory the user entry may read: the entry's own directory (never its package root,
+ * which is typically the app root with `.env`, the config and the audit log in it).
  */
 export function entryReadDir(entry: string): string {
   if (!isAbsolute(entry)) {
@@ -82,14 +82,124 @@ export function entryReadDir(entry: string): string {
       cause: err,
     });
   }
-  const dir = findPackageDir(dirname(real)) ?? dirname(real);
+  const dir = dirname(real);
   if (dir === '/') {
     throw new SpawnerError(
       'SG_SANDBOX_ENTRY',
-      `subagent entry ${entry} would make the whole filesystem readable; put it in a directory with its own package.json`,
+      `subagent entry ${entry} would make the whole filesystem readable; put it in a directory of its own`,
     );
   }
   return dir;
+}
+
+/**
+ * Names that are never readable by a child: environment files, VCS and package-manager
+ * credentials, key material. Matched against every name below a read grant.
+ */
+export const SECRET_NAME =
+  /^(?:\.env(?:\..*)?|\.git|\.npmrc|\.yarnrc(?:\.yml)?|\.netrc|\.pypirc|\.pgpass|\.ssh|\.aws|\.gnupg|\.docker|\.kube|id_(?:rsa|dsa|ecdsa|ed25519)|.*\.(?:pem|key|p12|pfx|jks|keystore|kdbx))$/i;
+
+/** Entries examined per grant before it is refused as too large to vouch for. */
+const MAX_GRANT_ENTRIES = 10_000;
+
+function inside(path: string, dir: string): boolean {
+  const rel = relative(dir, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/** Realpath of `p`, or of its nearest existing ancestor joined with the rest (for files not yet created). */
+function realish(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    const up = dirname(p);
+    return up === p ? p : join(realish(up), basename(p));
+  }
+}
+
+function refuse(grant: string, why: string, path: string): never {
+  throw new SpawnerError(
+    'SG_SANDBOX_READ_GRANT',
+    `read grant ${grant} ${why} (${path}); a subagent may read only its own code and explicit grants: move the agent into a directory of its own or narrow the grant`,
+    { details: { grant, path } },
+  );
+}
+
+/**
+ * Refuses a read grant (file or directory, realpath) that would expose a protected file (the
+ * config, the audit log), a secret by name ({@link SECRET_NAME}) or, through a symlink, anything
+ * outside the grant. `node_modules` directories are not descended into (package code); the walk
+ * is bounded.
+ *
+ * @throws SpawnerError `SG_SANDBOX_READ_GRANT`
+ */
+export function assertSafeGrant(grant: string, protectedPaths: readonly string[]): void {
+  for (const p of protectedPaths) {
+    const real = realish(p);
+    if (inside(real, grant)) refuse(grant, 'contains a protected file', real);
+  }
+  if (SECRET_NAME.test(basename(grant))) refuse(grant, 'is a secret file', grant);
+  if (!statSync(grant).isDirectory()) return;
+  const stack = [grant];
+  let seen = 0;
+  for (let dir = stack.pop(); dir !== undefined; dir = stack.pop()) {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (++seen > MAX_GRANT_ENTRIES) {
+        refuse(grant, `holds more than ${MAX_GRANT_ENTRIES} entries to check`, dir);
+      }
+      const full = join(dir, e.name);
+      if (SECRET_NAME.test(e.name)) refuse(grant, 'contains a secret file', full);
+      if (e.isSymbolicLink()) {
+        let target: string;
+        try {
+          target = realpathSync(full);
+        } catch {
+          continue; // dangling: leads nowhere
+        }
+        if (!inside(target, grant)) refuse(grant, `holds a symlink to ${target}, outside it`, full);
+      } else if (e.isDirectory() && e.name !== 'node_modules') {
+        stack.push(full);
+      }
+    }
+  }
+}
+
+/** Inputs of {@link agentReadPaths}. */
+export interface AgentReadOptions {
+  /** Extra files or directories the config grants explicitly (absolute). */
+  readonly grants?: readonly string[];
+  /** The config file and the audit log: no grant may contain them. */
+  readonly protectedPaths?: readonly string[];
+}
+
+/**
+ * What a subagent may read besides the runtime: its entry's own directory, the nearest
+ * `package.json` above it (only that file: the loader reads it for the module type), and the
+ * explicit grants, each checked with {@link assertSafeGrant}. Realpaths, deduplicated.
+ *
+ * @throws SpawnerError `SG_SANDBOX_ENTRY` for a bad entry, `SG_SANDBOX_READ_GRANT` for an unsafe grant.
+ */
+export function agentReadPaths(entry: string, opts: AgentReadOptions = {}): string[] {
+  const dir = entryReadDir(entry);
+  const protectedPaths = opts.protectedPaths ?? [];
+  const out = [dir];
+  for (const g of opts.grants ?? []) {
+    let real: string;
+    try {
+      real = realpathSync(g);
+    } catch (err) {
+      throw new SpawnerError('SG_SANDBOX_READ_GRANT', `read grant ${g} does not exist`, { cause: err });
+    }
+    if (real === '/') refuse(g, 'is the whole filesystem', real);
+    out.push(real);
+  }
+  for (const g of out) assertSafeGrant(g, protectedPaths);
+  const pkg = findPackageDir(dir);
+  if (pkg !== undefined && !inside(pkg, dir)) {
+    const pj = realpathSync(join(pkg, 'package.json'));
+    if (!protectedPaths.some((p) => realish(p) === pj) && lstatSync(pj).isFile()) out.push(pj);
+  }
+  return [...new Set(out)];
 }
 
 /**
@@ -103,4 +213,39 @@ export function assertSafePermissionPath(path: string): void {
       `path ${JSON.stringify(path)} contains a comma, "*" or control character, which the Node permission model would misread; move it`,
     );
   }
+}
+
+/** Files of the app that no subagent may read: the config file (when loaded from one) and the audit log. */
+export function configProtectedPaths(config: GuardConfig): string[] {
+  const out: string[] = [];
+  if (config.source !== undefined && isAbsolute(config.source) && existsSync(config.source)) {
+    out.push(config.source);
+  }
+  if (config.audit.path !== undefined) out.push(resolve(config.baseDir, config.audit.path));
+  return out;
+}
+
+/** What `check` reports per agent: the paths it may read, or why its grant is refused. */
+export type AgentReads =
+  { readonly paths: readonly string[] } | { readonly code: string; readonly error: string };
+
+/**
+ * The read grants of every agent with an entry, as the launcher would compute them (runtime
+ * paths included), or the refusal the launcher would raise.
+ */
+export function configReadGrants(config: GuardConfig): Record<string, AgentReads> {
+  const protectedPaths = configProtectedPaths(config);
+  const out: Record<string, AgentReads> = {};
+  for (const [name, agent] of Object.entries(config.agents)) {
+    if (agent.role !== 'subagent' || agent.entry === undefined) continue;
+    try {
+      out[name] = {
+        paths: [...new Set([...runtimeReadPaths(), ...agentReadPaths(agent.entry, { protectedPaths })])],
+      };
+    } catch (err) {
+      if (!(err instanceof SpawnerError)) throw err;
+      out[name] = { code: err.code, error: err.message };
+    }
+  }
+  return out;
 }

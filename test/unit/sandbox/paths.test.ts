@@ -27,7 +27,7 @@ void describe('sandbox paths', () => {
     );
   });
 
-  void test("entryReadDir is the entry's nearest package directory", () => {
+  void test("entryReadDir is the entry's own directory", () => {
     assert.equal(entryReadDir(join(fixturesDir, 'agents', 'echo.mjs')), join(fixturesDir, 'agents'));
   });
 

@@ -224,9 +224,16 @@ export const RESOURCE_CASES: readonly EscapeCase[] = [
         verify: async (o) => {
           assert.notEqual(o.status, 'terminated');
           if (env.level === 'process') {
-            const out = outputOf<{ ppid: number; sent: boolean }>(o);
+            const out = outputOf<{ ppid: number; sent: boolean; error?: string }>(o);
             assert.equal(out.ppid, process.pid, 'process mode: the parent is the orchestrator');
-            assert.ok(await eventually(() => winches > before), 'process mode: the signal arrives');
+            if (process.getuid?.() === 0) {
+              // A root orchestrator runs the child as uid 65534: it may not signal it at all.
+              assert.equal(out.error, 'EPERM', JSON.stringify(out));
+              await new Promise((r) => setTimeout(r, 200));
+              assert.equal(winches, before, 'no signal reached the orchestrator');
+            } else {
+              assert.ok(await eventually(() => winches > before), 'process mode: the signal arrives');
+            }
           } else if (o.status === 'completed') {
             const out = outputOf<{ ppid: number }>(o);
             assert.notEqual(out.ppid, process.pid, 'the orchestrator is not visible');
@@ -245,7 +252,8 @@ export const RESOURCE_CASES: readonly EscapeCase[] = [
         task: { pid: process.pid, signal: 'SIGWINCH' },
         verify: async (o) => {
           assert.notEqual(o.status, 'terminated');
-          if (env.level === 'process') {
+          if (env.level === 'process' && process.getuid?.() !== 0) {
+            // Same uid: signals that can only kill remain a documented limit of process level.
             assert.ok(await eventually(() => winches > before), 'process mode: the signal arrives');
           } else {
             await new Promise((r) => setTimeout(r, 200));

@@ -10,7 +10,7 @@
  *   is a bearer token until revoked: B using A's live credential is served under A's policy,
  *   quotas and audit identity (never more than A may do). Revocation ends it: 407.
  */
-import { symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { readdirSync } from 'node:fs';
@@ -110,32 +110,43 @@ for (const level of LEVELS) {
       assert.equal(e.api.connections(), hitsAfterA, 'nothing reached the API with a revoked credential');
     });
 
-    void test('a symlink inside its own package that points outside', { timeout: 30_000 }, async (t) => {
-      if (env === null) {
-        t.skip(`isolation level '${level}' is not available on this machine`);
-        return;
-      }
-      const d = caseDir();
-      const secret = `symlink-secret-${Math.random().toString(36).slice(2)}`;
-      const target = join(d.dir, 'secret.txt');
-      writeFileSync(target, secret);
-      const name = `.link-${process.pid}-${level}`;
-      const link = join(ESCAPE_DIR, name);
-      symlinkSync(target, link);
-      try {
-        const out = outputOf<{ content?: string; error?: string }>(
-          await env.run('fs-symlink-read.mjs', { link: `./${name}` }),
-        );
-        if (level === 'bubblewrap') {
-          assert.equal(out.content, undefined, 'the target is not mounted in the sandbox');
-        } else {
-          // The permission model checks the path, not where a symlink leads (documented limit).
-          assert.equal(out.content, secret, `documented limit: ${JSON.stringify(out)}`);
+    void test(
+      'a symlink next to the entry that points outside: the spawn is refused (SG_SANDBOX_READ_GRANT)',
+      { timeout: 30_000 },
+      async (t) => {
+        if (env === null) {
+          t.skip(`isolation level '${level}' is not available on this machine`);
+          return;
         }
-      } finally {
-        unlinkSync(link);
-        d.remove();
-      }
-    });
+        const d = caseDir();
+        const secret = `symlink-secret-${Math.random().toString(36).slice(2)}`;
+        writeFileSync(join(d.dir, 'secret.txt'), secret);
+        // The agent's own directory (never the shared corpus dir: other suites spawn from it).
+        const own = mkdtempSync(join(tmpdir(), 'sgesc-own-'));
+        chmodSync(own, 0o755);
+        copyFileSync(join(ESCAPE_DIR, 'fs-symlink-read.mjs'), join(own, 'fs-symlink-read.mjs'));
+        chmodSync(join(own, 'fs-symlink-read.mjs'), 0o644);
+        symlinkSync(join(d.dir, 'secret.txt'), join(own, 'settings.txt'));
+        try {
+          const outcome = await env.orchestrator.run({
+            parent: 'main',
+            agent: 'hostile',
+            task: { link: './settings.txt' },
+            entry: join(own, 'fs-symlink-read.mjs'),
+          });
+          // Before any code runs, at every level (the permission model alone would follow it).
+          assert.equal(outcome.status, 'failed', JSON.stringify(outcome));
+          assert.equal(
+            (outcome as { error?: { code: string } }).error?.code,
+            'SG_SANDBOX_READ_GRANT',
+            JSON.stringify(outcome),
+          );
+          assert.ok(!JSON.stringify(outcome).includes(secret));
+        } finally {
+          rmSync(own, { recursive: true, force: true });
+          d.remove();
+        }
+      },
+    );
   });
 }

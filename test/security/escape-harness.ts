@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -111,6 +111,7 @@ export async function udpTrap(): Promise<Trap> {
 /** A Unix-socket trap in a world-traversable temp dir (like a container engine's socket). */
 export async function unixTrap(): Promise<Trap & { path: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'sgesc-unix-'));
+  chmodSync(dir, 0o755);
   const path = join(dir, 'engine.sock');
   let hits = 0;
   const server = createServer((sock) => {
@@ -121,6 +122,8 @@ export async function unixTrap(): Promise<Trap & { path: string }> {
     server.once('error', reject);
     server.listen(path, resolve);
   });
+  // Reachable by any local user, as such sockets often are (the child may run under another uid).
+  chmodSync(path, 0o666);
   return {
     port: 0,
     path,

@@ -2,7 +2,7 @@
  * Pieces of an agent shared by both input shapes: quotas, spawn policy, entry file, upstream
  * proxy, and the cross-reference check of `allowAgents`.
  */
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DEFAULT_CONSTRAINTS, DEFAULT_SPAWN } from './defaults.js';
 import type { IssueCollector } from './issues.js';
@@ -67,6 +67,30 @@ export function resolveEntry(
     return undefined;
   }
   return abs;
+}
+
+/** Resolves `read_paths` against the config's directory; each must exist. */
+export function resolveReadPaths(
+  raw: unknown,
+  baseDir: string,
+  path: string,
+  issues: IssueCollector,
+): string[] | undefined {
+  if (!Array.isArray(raw)) return undefined;
+  const out: string[] = [];
+  raw.forEach((p: unknown, i) => {
+    if (typeof p !== 'string' || p.length === 0) return;
+    const abs = resolve(baseDir, p);
+    if (!existsSync(abs)) {
+      issues.add(
+        childPointer(path, String(i)),
+        `read path ${JSON.stringify(p)} does not exist (resolved to ${abs}); paths are relative to the config file's directory`,
+      );
+      return;
+    }
+    out.push(abs);
+  });
+  return out;
 }
 
 /** Checks an upstream proxy URL; the full URL stays only in `url`, messages use the redacted form. */

@@ -10,6 +10,7 @@ import { childPointer } from './pointer.js';
 import {
   ConstraintsSchema,
   EntrySchema,
+  ReadPathsSchema,
   NetworkSectionSchema,
   ProxyUrlSchema,
   ToolPatternSchema,
@@ -41,6 +42,7 @@ export const NativeAgentSchema = z.looseObject({
   default: z.boolean().optional(),
   description: z.string().max(2000).optional(),
   entry: EntrySchema.optional(),
+  read_paths: ReadPathsSchema.optional(),
   proxy: ProxyUrlSchema.optional(),
   tools: NativeToolsSchema.optional(),
   subagents: NativeSpawnSchema.optional(),
@@ -68,6 +70,7 @@ export const AGENT_KEYS = [
   'default',
   'description',
   'entry',
+  'read_paths',
   'proxy',
   'tools',
   'subagents',

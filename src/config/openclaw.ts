@@ -9,6 +9,7 @@ import {
   checkAllowAgentsList,
   checkAllowAgentsRefs,
   resolveEntry,
+  resolveReadPaths,
   toConstraints,
   toSpawnPolicy,
   toUpstream,
@@ -157,6 +158,12 @@ export function parseOpenClawShape(
   for (const a of list) {
     const role = a.name === parent ? 'parent' : 'subagent';
     const entry = resolveEntry(a.raw.entry, ctx.baseDir, childPointer(a.path, 'entry'), issues);
+    const readPaths = resolveReadPaths(
+      a.raw.read_paths,
+      ctx.baseDir,
+      childPointer(a.path, 'read_paths'),
+      issues,
+    );
     const ownProxy = toUpstream(a.raw.proxy, childPointer(a.path, 'proxy'), issues);
     const scratch = new IssueCollector();
     const netPath = childPointer(a.path, 'network');
@@ -185,7 +192,7 @@ export function parseOpenClawShape(
     });
     if (role === 'parent') {
       // The parent is the caller's own orchestrator: nothing here confines it, so say so.
-      for (const key of ['entry', 'proxy', 'tools', 'constraints', 'network']) {
+      for (const key of ['entry', 'read_paths', 'proxy', 'tools', 'constraints', 'network']) {
         if (a.raw[key] !== undefined) ignored.push({ path: childPointer(a.path, key), message: PARENT_NOTE });
       }
       agents[a.name] = {
@@ -218,6 +225,7 @@ export function parseOpenClawShape(
       role,
       description: a.parsed.description,
       entry,
+      ...(readPaths === undefined ? {} : { readPaths }),
       proxy: ownProxy ?? upstream,
       tools: tools.policy,
       constraints: toConstraints({ ...defaults.constraints, ...a.parsed.constraints }, timeoutFor(a.name)),

@@ -181,6 +181,14 @@ export const EntrySchema = z
   .min(1, { error: 'must not be empty; expected the path of the program the subagent runs' })
   .describe('The program the subagent runs: a path relative to this file, or absolute.');
 
+/** Extra paths a subagent may read (files or directories). */
+export const ReadPathsSchema = z
+  .array(z.string().min(1, { error: 'must not be empty; expected a file or directory path' }))
+  .max(64)
+  .describe(
+    "Extra files or directories the subagent may read, read-only, besides its entry's own directory and the runtime: paths relative to this file, or absolute. Refused at spawn (SG_SANDBOX_READ_GRANT) if one holds the config file, the audit log, a secret file (.env*, .git, .npmrc, keys) or a symlink leading outside it. Default [] (none).",
+  );
+
 /** An agent with role `subagent` (the default). */
 export const SubagentSchema = z
   .strictObject({
@@ -190,6 +198,7 @@ export const SubagentSchema = z
       .describe('"subagent" (default): spawned in isolation by a parent.'),
     description: z.string().max(2000).optional(),
     entry: EntrySchema.optional(),
+    read_paths: ReadPathsSchema.optional(),
     proxy: ProxyUrlSchema.optional(),
     tools_allowed: z.array(ToolPatternSchema).optional().describe('Tools it may call. Default [] (none).'),
     tools_denied: z.array(ToolPatternSchema).optional().describe('Tools always refused; deny wins.'),

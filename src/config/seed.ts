@@ -6,6 +6,7 @@ import {
   checkAllowAgentsList,
   checkAllowAgentsRefs,
   resolveEntry,
+  resolveReadPaths,
   toConstraints,
   toSpawnPolicy,
   toUpstream,
@@ -57,6 +58,7 @@ const OPENCLAW_ROOT_KEYS: readonly string[] = [
 
 const SUBAGENT_ONLY_KEYS: readonly string[] = [
   'entry',
+  'read_paths',
   'proxy',
   'tools_allowed',
   'tools_denied',
@@ -139,6 +141,7 @@ function parseAgent(
   const allowed = toolPatterns(raw.tools_allowed, childPointer(path, 'tools_allowed'), issues);
   const denied = toolPatterns(raw.tools_denied, childPointer(path, 'tools_denied'), issues);
   const entry = resolveEntry(raw.entry, ctx.baseDir, childPointer(path, 'entry'), issues);
+  const readPaths = resolveReadPaths(raw.read_paths, ctx.baseDir, childPointer(path, 'read_paths'), issues);
   const ownProxy = toUpstream(raw.proxy, childPointer(path, 'proxy'), issues);
   const network = normalizeNetwork(raw.network, childPointer(path, 'network'), issues);
   if (parsed === undefined || network === undefined || issues.hasWithin(path)) return undefined;
@@ -150,6 +153,7 @@ function parseAgent(
     role,
     description: parsed.description,
     entry,
+    ...(readPaths === undefined ? {} : { readPaths }),
     proxy: ownProxy ?? upstream,
     tools: tools.policy,
     constraints: toConstraints(parsed.constraints),

@@ -74,6 +74,11 @@ export interface AgentConfig {
   readonly description: string | undefined;
   /** Absolute path of the program the subagent runs (resolved against the config file). */
   readonly entry: string | undefined;
+  /**
+   * Extra absolute paths the subagent may read besides its entry's own directory (`read_paths`);
+   * checked for secrets at spawn. Absent = none.
+   */
+  readonly readPaths?: readonly string[];
   readonly proxy: UpstreamProxy | undefined;
   readonly tools: ToolsPolicy;
   readonly constraints: Constraints;

@@ -348,7 +348,11 @@ class LocalOrchestrator implements Orchestrator {
         broker: this.#broker,
         logger: this.#logger,
         level: this.isolation,
-        launch: (spec) => launch({ ...spec, protectedPaths: this.#protectedPaths }, this.#park),
+        launch: (spec) =>
+          launch(
+            { ...spec, protectedPaths: this.#protectedPaths, readGrants: agent.readPaths ?? [] },
+            this.#park,
+          ),
         acl: this.#acl(agent),
         upstream: agent.proxy ?? this.#config.gateway.upstream,
         spawnNested: (caller, a, t) => this.#spawnNested(caller, a, t),

@@ -31,11 +31,12 @@ export default async () => ({
   env: read('../.env'),
   config: read('../openclaw.json'),
   audit: read('../audit.log'),
+  data: read('../data/info.txt'),
   self: read('./worker.mjs').length > 0,
 });
 `;
 
-type Variant = 'readme' | 'entry-next-to-env' | 'symlink' | 'git';
+type Variant = 'readme' | 'entry-next-to-env' | 'symlink' | 'git' | 'grant-data' | 'grant-root';
 
 /** The README layout in a fresh temp dir (world-readable, so only the grants decide). */
 function buildApp(variant: Variant): { app: string; config: string } {
@@ -49,12 +50,19 @@ function buildApp(variant: Variant): { app: string; config: string } {
   file('audit.log', `{"event":"subagent.log","msg":"${CANARY} from another subagent"}\n`);
   mkdirSync(join(app, 'agents'), { mode: 0o755 });
   file('agents/worker.mjs', WORKER);
+  mkdirSync(join(app, 'data'), { mode: 0o755 });
+  file('data/info.txt', 'shared reference data');
   let entry = './agents/worker.mjs';
+  let grants: string[] | undefined;
   if (variant === 'entry-next-to-env') {
     file('worker.mjs', WORKER);
     entry = './worker.mjs';
   } else if (variant === 'symlink') {
     symlinkSync('../.env', join(app, 'agents', 'settings.txt'));
+  } else if (variant === 'grant-data') {
+    grants = ['./data'];
+  } else if (variant === 'grant-root') {
+    grants = ['.'];
   } else if (variant === 'git') {
     mkdirSync(join(app, 'agents', '.git'), { mode: 0o755 });
     file('agents/.git/config', `[credential] token = ${CANARY}\n`);
@@ -65,7 +73,12 @@ function buildApp(variant: Variant): { app: string; config: string } {
       audit: { path: './audit.log' },
       agents: {
         main_orchestrator: { role: 'parent', subagents: { allowAgents: ['worker'], maxConcurrent: 1 } },
-        worker: { entry, constraints: { timeout_seconds: 20 }, note: CANARY },
+        worker: {
+          entry,
+          ...(grants === undefined ? {} : { read_paths: grants }),
+          constraints: { timeout_seconds: 20 },
+          note: CANARY,
+        },
       },
     }).replace(',"note":', ',"description":'),
   );
@@ -111,6 +124,7 @@ for (const level of LEVELS) {
       assert.equal(outcome.status, 'completed', JSON.stringify(outcome));
       const out = (outcome as { output?: Record<string, unknown> }).output ?? {};
       assert.equal(out.self, true, 'the worker reads its own code');
+      assert.ok(String(out.data).startsWith('denied:'), 'a directory the config did not grant');
       for (const key of ['env', 'config', 'audit']) {
         const got = String(out[key]);
         assert.ok(got.startsWith('denied:'), `${key} was readable: ${got.slice(0, 80)}`);
@@ -121,7 +135,25 @@ for (const level of LEVELS) {
     }
   });
 
-  for (const variant of ['entry-next-to-env', 'symlink', 'git'] as const) {
+  void test(`${level}: read_paths grants exactly the listed directory, nothing else of the app`, async (t) => {
+    if (!report.available.includes(level)) {
+      t.skip(`${level} is not available here`);
+      return;
+    }
+    const { app, config } = buildApp('grant-data');
+    try {
+      const outcome = await runWorker(level, config);
+      assert.equal(outcome.status, 'completed', JSON.stringify(outcome));
+      const out = (outcome as { output?: Record<string, unknown> }).output ?? {};
+      assert.equal(out.data, 'shared reference data');
+      assert.ok(String(out.env).startsWith('denied:'), `env: ${String(out.env).slice(0, 60)}`);
+      assert.ok(!JSON.stringify(out).includes(CANARY));
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
+  });
+
+  for (const variant of ['entry-next-to-env', 'symlink', 'git', 'grant-root'] as const) {
     void test(`${level}: ${variant}: the spawn fails with SG_SANDBOX_READ_GRANT before any code runs`, async (t) => {
       if (!report.available.includes(level)) {
         t.skip(`${level} is not available here`);
@@ -164,7 +196,7 @@ void test('check prints what the README worker may read (its own directory, not 
   }
 });
 
-for (const variant of ['entry-next-to-env', 'symlink', 'git'] as const) {
+for (const variant of ['entry-next-to-env', 'symlink', 'git', 'grant-root'] as const) {
   void test(`check refuses the ${variant} layout with SG_SANDBOX_READ_GRANT and exits 1`, async () => {
     const { app } = buildApp(variant);
     try {

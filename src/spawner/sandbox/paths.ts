@@ -240,7 +240,12 @@ export function configReadGrants(config: GuardConfig): Record<string, AgentReads
     if (agent.role !== 'subagent' || agent.entry === undefined) continue;
     try {
       out[name] = {
-        paths: [...new Set([...runtimeReadPaths(), ...agentReadPaths(agent.entry, { protectedPaths })])],
+        paths: [
+          ...new Set([
+            ...runtimeReadPaths(),
+            ...agentReadPaths(agent.entry, { protectedPaths, grants: agent.readPaths ?? [] }),
+          ]),
+        ],
       };
     } catch (err) {
       if (!(err instanceof SpawnerError)) throw err;

@@ -12,11 +12,12 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { createOrchestrator } from '../../src/spawner/index.js';
 import { detectIsolation } from '../../src/spawner/sandbox/index.js';
-import { DEFAULT_MAX_OPEN_FILES } from '../../src/spawner/sandbox/command.js';
 import type { IsolationLevel } from '../../src/spawner/sandbox/index.js';
 import { makeConfig } from '../helpers/spawner-config.js';
 
 const LEVELS: IsolationLevel[] = ['bubblewrap', 'unshare', 'process'];
+/** The documented default RLIMIT_NOFILE of a child. */
+const DEFAULT_MAX_OPEN_FILES = 256;
 /** Far above the per-child limit and far below this machine's: the loop ends one way or the other. */
 const ATTEMPTS = 5000;
 

@@ -185,7 +185,7 @@ export interface BubblewrapOptions {
 /**
  * bubblewrap options (after the binary, before the command): new network, PID, IPC, UTS and
  * cgroup namespaces; no capabilities; dies with the parent; own session (no TIOCSTI, no signals to
- * our group); empty environment; only system libraries, node, the runtime and the entry's package
+ * our group); empty environment; only system libraries, node, the runtime, the entry's own directory and explicit read grants
  * visible, read-only; a private /tmp; the gateway socket as the only way out.
  */
 export function bubblewrapArgs(o: BubblewrapOptions): string[] {

@@ -1,5 +1,5 @@
 /**
- * Where things are: the compiled runtime, the packages it needs, and the user entry's package.
+ * Where things are: the compiled runtime, the packages it needs, the user entry's own directory and explicit grants.
  * These become the only `--allow-fs-read` paths and (under bubblewrap) the only read-only binds.
  */
 import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';

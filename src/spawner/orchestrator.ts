@@ -126,6 +126,7 @@ export async function createOrchestrator(opts: OrchestratorOptions): Promise<Orc
       maxQueued: opts.maxQueued,
       ownedLogger: owned,
       park,
+      runAs: opts.runAs,
     });
   } catch (err) {
     await owned?.close();
@@ -142,6 +143,7 @@ interface LocalOrchestratorParts {
   readonly maxQueued: number | undefined;
   readonly ownedLogger: { close(): Promise<void> } | undefined;
   readonly park: LaunchPark;
+  readonly runAs: { readonly uid: number; readonly gid: number } | undefined;
 }
 
 function clip(text: string): string {
@@ -164,6 +166,7 @@ class LocalOrchestrator implements Orchestrator {
   readonly #unguard: () => void;
   /** The config file and the audit log: no subagent read grant may contain them. */
   readonly #protectedPaths: readonly string[];
+  readonly #runAs: { readonly uid: number; readonly gid: number } | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(parts: LocalOrchestratorParts) {
@@ -175,6 +178,7 @@ class LocalOrchestrator implements Orchestrator {
     this.#ownedLogger = parts.ownedLogger;
     this.#park = parts.park;
     this.#protectedPaths = configProtectedPaths(parts.config);
+    this.#runAs = parts.runAs;
     this.#quotas = new SpawnQuotas(
       parts.config,
       parts.maxQueued === undefined ? {} : { maxQueued: parts.maxQueued },
@@ -350,7 +354,12 @@ class LocalOrchestrator implements Orchestrator {
         level: this.isolation,
         launch: (spec) =>
           launch(
-            { ...spec, protectedPaths: this.#protectedPaths, readGrants: agent.readPaths ?? [] },
+            {
+              ...spec,
+              protectedPaths: this.#protectedPaths,
+              readGrants: agent.readPaths ?? [],
+              ...(this.#runAs === undefined ? {} : { runAs: this.#runAs }),
+            },
             this.#park,
           ),
         acl: this.#acl(agent),

@@ -134,6 +134,12 @@ export interface OrchestratorOptions {
   readonly isolation?: IsolationRequest;
   /** Spawns waiting for a concurrency slot across the orchestrator; beyond: `queue_full`. @default 1000 */
   readonly maxQueued?: number;
+  /**
+   * Uid/gid of `process`-level children when the orchestrator runs as root (ignored otherwise):
+   * never 0, so a child can neither signal the orchestrator nor read root's files. The entries,
+   * the runtime and node must be readable to it. @default { uid: 65534, gid: 65534 }
+   */
+  readonly runAs?: { readonly uid: number; readonly gid: number };
 }
 
 /** The parent-side spawner a main orchestrator uses. */

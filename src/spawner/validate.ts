@@ -45,6 +45,14 @@ export function validateOrchestratorOptions(opts: unknown): asserts opts is Orch
   ) {
     bad('`maxQueued` must be an integer >= 0');
   }
+  const runAs = opts['runAs'];
+  const id = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** 31;
+  if (
+    runAs !== undefined &&
+    !(isRecord(runAs) && id(runAs['uid']) && id(runAs['gid']) && runAs['uid'] !== 0)
+  ) {
+    bad('`runAs` must be { uid, gid } with a non-zero uid (integers below 2^31)');
+  }
 }
 
 /** Checks a spawn request's shape (names, entry, signal). */

@@ -26,6 +26,51 @@ const WHOAMI = `export default async (task) => {
 const report = await detectIsolation();
 const isRoot = process.getuid?.() === 0;
 
+void test('runAs: a root orchestrator runs process-level children under the given uid/gid, never uid 0', async (t) => {
+  if (!isRoot) {
+    t.skip('the orchestrator is not root here: it cannot switch uid');
+    return;
+  }
+  await assert.rejects(
+    createOrchestrator({
+      config: makeConfig({ main: { role: 'parent' } }),
+      logger: pino({ level: 'silent' }),
+      isolation: 'process',
+      runAs: { uid: 0, gid: 0 },
+    }),
+    { code: 'SG_ORCHESTRATOR_INVALID_OPTIONS' },
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'sgtest-runas-'));
+  chmodSync(dir, 0o755);
+  writeFileSync(
+    join(dir, 'id.mjs'),
+    'export default async () => ({ uid: process.getuid(), gid: process.getgid() });',
+    {
+      mode: 0o644,
+    },
+  );
+  const orchestrator = await createOrchestrator({
+    config: makeConfig(
+      {
+        main: { role: 'parent', subagents: { allowAgents: ['id'], maxConcurrent: 1, maxChildren: 1 } },
+        id: { entry: join(dir, 'id.mjs') },
+      },
+      { baseDir: dir },
+    ),
+    logger: pino({ level: 'silent' }),
+    isolation: 'process',
+    runAs: { uid: 64001, gid: 64002 },
+  });
+  try {
+    const outcome = await orchestrator.run({ parent: 'main', agent: 'id', task: null });
+    assert.equal(outcome.status, 'completed', JSON.stringify(outcome));
+    assert.deepEqual((outcome as { output?: unknown }).output, { uid: 64001, gid: 64002 });
+  } finally {
+    await orchestrator.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 for (const level of ['bubblewrap', 'process'] as IsolationLevel[]) {
   void test(`${level}: under a root orchestrator the child runs as uid/gid 65534 and still uses the gateway`, async (t) => {
     if (!isRoot) {

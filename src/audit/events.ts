@@ -31,6 +31,8 @@ export const AuditEvent = {
   EgressDecision: 'egress.decision',
   /** One closed egress connection/tunnel with byte counts and timings. */
   EgressClose: 'egress.close',
+  /** Egress records left out once a subagent (or the unattributed listener) reached its audit cap, with counts. */
+  EgressSuppressed: 'egress.suppressed',
 } as const;
 export type AuditEventName = (typeof AuditEvent)[keyof typeof AuditEvent];
 

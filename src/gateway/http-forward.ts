@@ -166,6 +166,7 @@ class Exchange implements PooledHandler {
   #bytesOut = 0;
   #decided = false;
   #done = false;
+  #failing = false;
   /** `client.wireIn` when the exchange got its connection. */
   #wireStart: number | undefined;
   readonly #out: Coalescer;
@@ -304,7 +305,9 @@ class Exchange implements PooledHandler {
 
   /** Ends the exchange on a failure: a refusal if nothing was answered yet, otherwise a cut. */
   #fail(reason: FailReason, end?: string): void {
-    if (this.#done) return;
+    // Aborting the target side below reports back through onError: this failure is the one.
+    if (this.#done || this.#failing) return;
+    this.#failing = true;
     this.#out.drop();
     this.#cancel();
     const res = this.#res;

@@ -239,8 +239,11 @@ export class RegistrationPools {
       // byte off the wire counts against the cap before the parser turns it into a callback, so
       // a response that hides its volume in chunk extensions or trailers is cut all the same.
       socket.on('data', (chunk: Buffer) => {
+        if (!account(this.#reg, 'in', chunk.length)) {
+          socket.destroy(new EgressCapError());
+          return;
+        }
         if (c !== undefined) c.wireIn += chunk.length;
-        if (!account(this.#reg, 'in', chunk.length)) socket.destroy(new EgressCapError());
       });
     });
   }

@@ -57,7 +57,9 @@ class Coalescer {
   }
 
   push(chunk: Buffer): void {
-    if (this.#len === 0 && chunk.length >= COALESCE_BYTES) {
+    if (chunk.length >= COALESCE_BYTES) {
+      // Big enough on its own: what was gathered goes first, then the chunk as it is.
+      this.flush();
       this.#write(chunk);
       return;
     }

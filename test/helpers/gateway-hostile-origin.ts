@@ -13,7 +13,7 @@ export interface HostileOrigin {
 }
 
 const HEAD =
-  'HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n';
+  'HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n';
 
 /** Writes `total` bytes from `make(n)` pieces with backpressure; resolves false if the socket died. */
 async function pump(socket: Socket, total: number, piece: Buffer, count: { n: number }): Promise<boolean> {

@@ -24,11 +24,58 @@ function median(xs: readonly number[]): number {
   return s[Math.floor(s.length / 2)] ?? 0;
 }
 
+/** What one round measured. */
+interface Round {
+  readonly quiet: number;
+  readonly loaded: number;
+  readonly rssGrowth: number;
+  readonly moved: { bytes: number; requests: number; errors: string[] };
+}
+
 /** The sibling's fetch latencies (ms), warm-up dropped. */
 async function siblingLatencies(env: ContainmentEnv, times: number): Promise<number[]> {
   const o = await env.run('fetch-loop.mjs', { url: env.smallUrl, times: times + 3 }, 'sibling');
   assert.equal(o.status, 'completed', describeOutcome(o));
   return (o.output as { ms: number[] }).ms.slice(3);
+}
+
+/**
+ * One round: the sibling alone, the sibling next to the fetcher, the sibling alone again. The
+ * machine's own load moves while the test runs (other work shares its cores), so the quiet figure
+ * is the slower of the two around the load.
+ */
+async function round(e: ContainmentEnv, url: string, origin: HostileOrigin): Promise<Round> {
+  const quietBefore = median(await siblingLatencies(e, 25));
+  const rssBefore = process.memoryUsage().rss;
+  let rssPeak = rssBefore;
+  const sampler = setInterval(() => {
+    rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+  }, 25);
+  let hostile: Outcome | undefined;
+  let loaded: number;
+  try {
+    const running = e.run('drip-fetch.mjs', { url, ms: 6000, parallel: 4 }).then((o) => (hostile = o));
+    // Let it start and reach full speed before the sibling measures.
+    const started = origin.written();
+    const until = Date.now() + 10_000;
+    while (origin.written() - started < 2 * MB && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 20));
+    loaded = median(await siblingLatencies(e, 25));
+    const early = hostile;
+    await running;
+    assert.equal(
+      early,
+      undefined,
+      `the fetcher ended before the sibling had measured: ${early === undefined ? '' : describeOutcome(early)}`,
+    );
+  } finally {
+    clearInterval(sampler);
+  }
+  const o: Outcome | undefined = hostile;
+  assert.ok(o !== undefined);
+  assert.equal(o.status, 'completed', describeOutcome(o));
+  const quiet = Math.max(quietBefore, median(await siblingLatencies(e, 25)));
+  return { quiet, loaded, rssGrowth: rssPeak - rssBefore, moved: o.output as Round['moved'] };
 }
 
 for (const level of LEVELS) {
@@ -46,63 +93,31 @@ for (const level of LEVELS) {
 
     void test(
       'the sibling’s median stays within 2x of its quiet median (+ slack); the parent’s RSS growth stays bounded',
-      { timeout: 90_000 },
+      { timeout: 120_000 },
       async (t) => {
         if (env === null) {
           t.skip(`isolation level '${level}' is not available on this machine`);
           return;
         }
-        const e = env;
-        const quietBefore = median(await siblingLatencies(e, 25));
-        const rssBefore = process.memoryUsage().rss;
-        let rssPeak = rssBefore;
-        const sampler = setInterval(() => {
-          rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
-        }, 25);
-        let hostile: Outcome | undefined;
-        try {
-          const running = e
-            .run('drip-fetch.mjs', {
-              url: `http://${ALLOWED}:${origin.port}/ones?n=100000`,
-              ms: 6000,
-              parallel: 4,
-            })
-            .then((o) => (hostile = o));
-          // Let it start and reach full speed before the sibling measures.
-          const started = origin.written();
-          const until = Date.now() + 10_000;
-          while (origin.written() - started < 2 * MB && Date.now() < until)
-            await new Promise((r) => setTimeout(r, 20));
-          const loaded = median(await siblingLatencies(e, 25));
-          const early = hostile;
-          await running;
-          assert.equal(
-            early,
-            undefined,
-            `the fetcher ended before the sibling had measured: ${early === undefined ? '' : describeOutcome(early)}`,
+        const url = `http://${ALLOWED}:${origin.port}/ones?n=100000`;
+        // A second round only when the first missed the latency bound: one burst of outside load
+        // during the loaded phase must not decide it, two in a row on the parent's side would.
+        const rounds: Round[] = [];
+        for (let i = 0; i < 2; i++) {
+          const r = await round(env, url, origin);
+          rounds.push(r);
+          t.diagnostic(
+            `round ${i + 1}: sibling median ${r.loaded.toFixed(1)} ms under load vs quiet ${r.quiet.toFixed(1)} ms; ` +
+              `fetcher moved ${(r.moved.bytes / MB).toFixed(1)} MiB in ${r.moved.requests} requests ` +
+              `(errors: ${r.moved.errors.join(', ') || 'none'}); RSS +${(r.rssGrowth / MB).toFixed(1)} MiB`,
           );
-          // Quiet again once it is gone: the machine's own load changes while the test runs (other
-          // work shares its cores), so the quiet figure is the slower of the two around the load.
-          const quiet = Math.max(quietBefore, median(await siblingLatencies(e, 25)));
+          assert.ok(r.moved.requests > 4, `the fetcher made ${r.moved.requests} requests`);
+          assert.ok(r.rssGrowth <= 96 * MB, `parent RSS grew by ${(r.rssGrowth / MB).toFixed(1)} MiB`);
           // Slack: a few ms of scheduling noise on a small shared machine.
-          assert.ok(
-            loaded <= 2 * quiet + 10,
-            `sibling median ${loaded.toFixed(1)} ms vs quiet ${quiet.toFixed(1)} ms`,
-          );
-          t.diagnostic(`sibling median ${loaded.toFixed(1)} ms under load vs quiet ${quiet.toFixed(1)} ms`);
-        } finally {
-          clearInterval(sampler);
+          if (r.loaded <= 2 * r.quiet + 10) return;
         }
-        assert.ok(hostile !== undefined);
-        assert.equal(hostile.status, 'completed', describeOutcome(hostile));
-        const moved = hostile.output as { bytes: number; requests: number };
-        assert.ok(moved.requests > 4, `the fetcher made ${moved.requests} requests`);
-        assert.ok(
-          rssPeak - rssBefore <= 96 * MB,
-          `parent RSS grew by ${((rssPeak - rssBefore) / MB).toFixed(1)} MiB`,
-        );
-        t.diagnostic(
-          `fetcher moved ${(moved.bytes / MB).toFixed(1)} MiB in ${moved.requests} requests; RSS +${((rssPeak - rssBefore) / MB).toFixed(1)} MiB`,
+        assert.fail(
+          `sibling median under load vs quiet: ${rounds.map((r) => `${r.loaded.toFixed(1)} vs ${r.quiet.toFixed(1)} ms`).join('; ')}`,
         );
       },
     );

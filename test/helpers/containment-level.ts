@@ -72,6 +72,8 @@ export async function startContainment(
       },
       hostile: agent,
       sibling: agent,
+      // 64 KiB of egress: for origins that try to move more than they are counted for.
+      capped: { ...agent, network: { ...agent.network, maxEgressBytes: 64 * 1024 } },
       ...opts.agents,
     },
     { baseDir: CONTAINMENT_DIR },

@@ -6,7 +6,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { startHostileOrigin, type HostileOrigin } from '../helpers/gateway-hostile-origin.js';
 import {
+  ALLOWED,
+  ALLOWED_IP,
   LEVELS,
   describeOutcome,
   openFds,
@@ -34,12 +37,37 @@ async function sampleFds<T>(fn: () => Promise<T>): Promise<{ result: T; peak: nu
 for (const level of LEVELS) {
   void describe(`gateway flood by a live subagent at isolation level '${level}'`, () => {
     let env: ContainmentEnv | null = null;
+    let origin: HostileOrigin;
     before(async () => {
-      env = await startContainment(level, { gateway: { maxConnectionsPerSubagent: CAP } });
+      origin = await startHostileOrigin(ALLOWED_IP);
+      env = await startContainment(level, {
+        gateway: { maxConnectionsPerSubagent: CAP },
+        extraPorts: [origin.port],
+      });
     });
     after(async () => {
       await env?.close();
+      await origin.close();
     });
+
+    void test(
+      'an origin hiding 4 MiB in a chunk extension ends the run as egress_bytes_exceeded at 64 KiB',
+      { timeout: 60_000 },
+      async (t) => {
+        if (env === null) {
+          t.skip(`isolation level '${level}' is not available on this machine`);
+          return;
+        }
+        const url = `http://${ALLOWED}:${origin.port}/ext?bytes=${4 * 1024 * 1024}`;
+        const o = await env.run('ext-fetch.mjs', { url }, 'capped');
+        assert.equal(o.status === 'terminated' && o.reason, 'egress_bytes_exceeded', describeOutcome(o));
+        assert.ok(o.usage.egressBytesIn <= 64 * 1024, `egressBytesIn ${o.usage.egressBytesIn}`);
+        assert.ok(
+          o.usage.egressBytesIn > 16 * 1024,
+          `the extension bytes were counted: ${o.usage.egressBytesIn}`,
+        );
+      },
+    );
 
     void test(
       'connections held open in a loop end in protocol_violation; the parent’s descriptors stay bounded; a sibling completes',

@@ -27,6 +27,8 @@ export const AuditEvent = {
   GatewayClose: 'gateway.close',
   GatewayRegister: 'gateway.register',
   GatewayRevoke: 'gateway.revoke',
+  /** A subagent misused the gateway itself (standalone gateways; a spawner records subagent.violation). */
+  GatewayViolation: 'gateway.violation',
   /** One egress decision (auth failure, deny, or allow). */
   EgressDecision: 'egress.decision',
   /** One closed egress connection/tunnel with byte counts and timings. */

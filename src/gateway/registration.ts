@@ -5,6 +5,7 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { EgressPolicy } from '../policy/index.js';
+import { AuditEvent } from '../audit/events.js';
 import { AuditBudget, type AuditSubject } from './audit.js';
 import { TokenBucket } from './limits.js';
 import type { Upstream } from './upstream.js';
@@ -148,7 +149,7 @@ export class Registration implements AuditSubject {
     // one (a standalone gateway) nobody else would.
     if (hook === undefined) {
       this.#log.warn(
-        { event: 'gateway.violation', subagentId: this.id, agent: this.agent, kind, detail },
+        { event: AuditEvent.GatewayViolation, subagentId: this.id, agent: this.agent, kind, detail },
         `subagent misused its gateway: ${kind}`,
       );
     } else {

@@ -54,6 +54,7 @@ export type {
   EgressGatewayOptions,
   EgressUsage,
   GatewayReason,
+  GatewayViolation,
   NetworkSection,
   ProxyCheck,
   ProxyCredential,

@@ -29,10 +29,14 @@ export const AuditEvent = {
   GatewayClose: 'gateway.close',
   GatewayRegister: 'gateway.register',
   GatewayRevoke: 'gateway.revoke',
+  /** A subagent misused the gateway itself (standalone gateways; a spawner records subagent.violation). */
+  GatewayViolation: 'gateway.violation',
   /** One egress decision (auth failure, deny, or allow). */
   EgressDecision: 'egress.decision',
   /** One closed egress connection/tunnel with byte counts and timings. */
   EgressClose: 'egress.close',
+  /** Egress records left out once a subagent (or the unattributed listener) reached its audit cap, with counts. */
+  EgressSuppressed: 'egress.suppressed',
 } as const;
 export type AuditEventName = (typeof AuditEvent)[keyof typeof AuditEvent];
 

@@ -41,6 +41,10 @@ export const DEFAULT_GATEWAY = Object.freeze({
   maxTunnels: 1024,
   maxTunnelsPerSubagent: 64,
   maxRequestsPerSecond: 100,
+  maxConnectionsPerSubagent: 128,
+  maxConnections: 4096,
+  maxAuditRecordsPerSubagent: 10_000,
+  exchangeTimeoutMs: 300_000,
 });
 
 /** Default audit level. */

@@ -243,6 +243,22 @@ export const GatewaySchema = z
     max_tunnels_per_subagent: int(1, LIMITS.maxTunnels, 'max_tunnels_per_subagent')
       .optional()
       .describe('Open connections per subagent. Default 64.'),
+    max_connections_per_subagent: int(1, LIMITS.maxTunnels, 'max_connections_per_subagent')
+      .optional()
+      .describe(
+        'Open client connections per subagent, idle ones included; crossing it is a protocol_violation. Default 128.',
+      ),
+    max_connections: int(1, LIMITS.maxTunnels, 'max_connections')
+      .optional()
+      .describe('Open client connections across all listeners. Default 4096.'),
+    max_audit_records_per_subagent: int(1, LIMITS.maxApiCalls, 'max_audit_records_per_subagent')
+      .optional()
+      .describe(
+        'egress.decision and egress.close records per subagent; the rest are summed up in egress.suppressed. Default 10000.',
+      ),
+    exchange_timeout_ms: int(1, LIMITS.maxGatewayTimeoutMs, 'exchange_timeout_ms')
+      .optional()
+      .describe('Total time of one forwarded plain-HTTP exchange, head and body. Default 300000.'),
     max_requests_per_second: z
       .number()
       .gt(0, { error: (iss) => `max_requests_per_second must be greater than 0, got ${String(iss.input)}` })

@@ -81,6 +81,11 @@ export function toGatewayConfig(
     maxTunnels: g?.max_tunnels ?? DEFAULT_GATEWAY.maxTunnels,
     maxTunnelsPerSubagent: g?.max_tunnels_per_subagent ?? DEFAULT_GATEWAY.maxTunnelsPerSubagent,
     maxRequestsPerSecond: g?.max_requests_per_second ?? DEFAULT_GATEWAY.maxRequestsPerSecond,
+    maxConnectionsPerSubagent: g?.max_connections_per_subagent ?? DEFAULT_GATEWAY.maxConnectionsPerSubagent,
+    maxConnections: g?.max_connections ?? DEFAULT_GATEWAY.maxConnections,
+    maxAuditRecordsPerSubagent:
+      g?.max_audit_records_per_subagent ?? DEFAULT_GATEWAY.maxAuditRecordsPerSubagent,
+    exchangeTimeoutMs: g?.exchange_timeout_ms ?? DEFAULT_GATEWAY.exchangeTimeoutMs,
   };
 }
 

@@ -106,6 +106,14 @@ export interface GatewayConfig {
   readonly maxTunnelsPerSubagent: number;
   /** Requests per second per credential (token bucket, burst = 2x). @default 100 */
   readonly maxRequestsPerSecond: number;
+  /** Open client connections per subagent, idle ones included; crossing it is a violation. @default 128 */
+  readonly maxConnectionsPerSubagent: number;
+  /** Open client connections across all listeners. @default 4096 */
+  readonly maxConnections: number;
+  /** Gateway audit records per subagent before they are only counted. @default 10000 */
+  readonly maxAuditRecordsPerSubagent: number;
+  /** Total time of one forwarded plain-HTTP exchange. @default 300000 */
+  readonly exchangeTimeoutMs: number;
 }
 
 /** Where audit events go. */

@@ -90,7 +90,8 @@ export async function admitAndDial(
     const method = kind === 'connect' ? 'CONNECT' : (req.method ?? '');
     writeRawRefusal(
       client,
-      core.refuse(null, { method, host: '', port: 0, reason: 'bad_request', rule: null }).reason,
+      core.refuse(scope.owner ?? null, { method, host: '', port: 0, reason: 'bad_request', rule: null })
+        .reason,
     );
     return undefined;
   }

@@ -6,14 +6,73 @@
 import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
 import { AuditEvent } from '../audit/events.js';
+import { TokenBucket } from './limits.js';
 import type { GatewayReason } from './types.js';
+
+/**
+ * How many egress records one subject may still write, and what was left out once it may not.
+ * Whatever a subagent does, its gateway records stop at the cap; one `egress.suppressed` record
+ * says so when the cap is reached and another sums up what was left out when it is revoked.
+ */
+export class AuditBudget {
+  readonly cap: number;
+  #left: number;
+  #decisions = 0;
+  #closes = 0;
+  readonly #reasons = new Map<string, number>();
+
+  constructor(cap: number) {
+    this.cap = cap;
+    this.#left = cap;
+  }
+
+  /** Takes one record; false (and counted) once the cap is used up. */
+  take(kind: 'decision' | 'close', reason: string): boolean {
+    if (this.#left > 0) {
+      this.#left--;
+      return true;
+    }
+    if (kind === 'decision') this.#decisions++;
+    else this.#closes++;
+    // Reasons are the gateway's own enumerated strings, never a child's.
+    this.#reasons.set(reason, (this.#reasons.get(reason) ?? 0) + 1);
+    return false;
+  }
+
+  /** True for the first record refused (the moment the cap is reached). */
+  get justReached(): boolean {
+    return this.#decisions + this.#closes === 1;
+  }
+
+  /** What was left out since the last summary (and resets the counts); undefined when nothing was. */
+  drain(): { decisions: number; closes: number; reasons: Record<string, number> } | undefined {
+    if (this.#decisions + this.#closes === 0) return undefined;
+    const out = {
+      decisions: this.#decisions,
+      closes: this.#closes,
+      reasons: Object.fromEntries(this.#reasons),
+    };
+    this.#decisions = 0;
+    this.#closes = 0;
+    this.#reasons.clear();
+    return out;
+  }
+}
 
 /** Who a record is about. */
 export interface AuditSubject {
   readonly id: string;
   readonly agent: string | undefined;
   readonly parent: string | undefined;
+  /** Its record budget; absent = unbounded (gateway-internal subjects only). */
+  readonly auditBudget?: AuditBudget;
 }
+
+/**
+ * Records with no subject (requests without a valid credential on the shared TCP listener, which
+ * nothing can attribute) may be written at this rate, burst 10x; the rest are summed up.
+ */
+const UNATTRIBUTED_PER_SECOND = 10;
 
 /** Fields of an `egress.decision` record. */
 export interface DecisionRecord {
@@ -58,6 +117,8 @@ function ms(v: number | undefined): number | undefined {
 export class GatewayAudit {
   readonly #log: Logger;
   readonly #stream: EventEmitter | undefined;
+  readonly #unattributed = new TokenBucket(UNATTRIBUTED_PER_SECOND, UNATTRIBUTED_PER_SECOND * 10);
+  readonly #unattributedLeftOut = new AuditBudget(0);
   #failed: Error | undefined;
   readonly #onSinkError = (err: unknown): void => {
     if (this.#failed !== undefined) return;
@@ -88,7 +149,62 @@ export class GatewayAudit {
     this.#stream?.off('error', this.#onSinkError);
   }
 
+  /** Whether a record about `subject` may be written (counted and summarised when not). */
+  #admit(subject: AuditSubject | null, kind: 'decision' | 'close', reason: string): boolean {
+    if (subject === null) {
+      if (!this.#unattributed.take()) {
+        this.#unattributedLeftOut.take(kind, reason);
+        return false;
+      }
+      // The first record let through after a flood first says how much of it was left out.
+      this.#summary(null, 'rate');
+      return true;
+    }
+    const budget = subject.auditBudget;
+    if (budget === undefined || budget.take(kind, reason)) return true;
+    if (budget.justReached) {
+      this.#log.warn(
+        {
+          event: AuditEvent.EgressSuppressed,
+          subagentId: subject.id,
+          agent: subject.agent,
+          parent: subject.parent,
+          cap: budget.cap,
+          final: false,
+        },
+        `egress audit cap of ${budget.cap} records reached; further records are counted, not written`,
+      );
+    }
+    return false;
+  }
+
+  #summary(subject: AuditSubject | null, why: 'rate' | 'revoke' | 'close'): void {
+    const left = subject === null ? this.#unattributedLeftOut.drain() : subject.auditBudget?.drain();
+    if (left === undefined) return;
+    this.#log.warn(
+      {
+        event: AuditEvent.EgressSuppressed,
+        subagentId: subject?.id ?? null,
+        agent: subject?.agent,
+        parent: subject?.parent,
+        cap: subject === null ? undefined : subject.auditBudget?.cap,
+        perSecond: subject === null ? UNATTRIBUTED_PER_SECOND : undefined,
+        final: why !== 'rate',
+        decisions: left.decisions,
+        closes: left.closes,
+        reasons: left.reasons,
+      },
+      `${left.decisions + left.closes} egress records were not written (audit cap)`,
+    );
+  }
+
+  /** Sums up what was left out of a subject's records (on revoke), or of unattributed ones (on close). */
+  flushSuppressed(subject: AuditSubject | null): void {
+    this.#summary(subject, subject === null ? 'close' : 'revoke');
+  }
+
   decision(subject: AuditSubject | null, d: DecisionRecord): void {
+    if (!this.#admit(subject, 'decision', d.reason)) return;
     const rec = {
       event: AuditEvent.EgressDecision,
       subagentId: subject?.id ?? null,
@@ -109,7 +225,24 @@ export class GatewayAudit {
     else this.#log.warn(rec, 'egress denied');
   }
 
+  /** A connection closed at once because every listener together holds their cap. */
+  connectionRefused(subject: AuditSubject | null): void {
+    this.decision(subject, {
+      method: '',
+      host: '',
+      port: 0,
+      address: undefined,
+      allow: false,
+      reason: 'connection_limit',
+      status: 0,
+      rule: null,
+      dnsMs: undefined,
+      connectMs: undefined,
+    });
+  }
+
   close(subject: AuditSubject, c: CloseRecord): void {
+    if (!this.#admit(subject, 'close', c.end)) return;
     this.#log.info(
       {
         event: AuditEvent.EgressClose,

@@ -10,7 +10,7 @@ import type { CredentialStore } from './auth.js';
 import type { GatewayAudit } from './audit.js';
 import { requestHeaderCounts } from './headers.js';
 import type { Slots } from './limits.js';
-import type { Registration } from './registration.js';
+import { MAX_AUTH_FAILURES, type Registration } from './registration.js';
 import { resolveOnce } from './resolve.js';
 import { answerFor, isClientAttributable } from './status.js';
 import { hostHeaderMatches, parseAbsoluteTarget, parseConnectTarget, type Target } from './target.js';
@@ -23,6 +23,8 @@ export interface CoreSettings {
   readonly connectTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly maxTunnelsPerSubagent: number;
+  /** Total time of one forwarded plain-HTTP exchange. */
+  readonly exchangeTimeoutMs: number;
 }
 
 /** The kind of request being admitted. */
@@ -49,9 +51,14 @@ export interface Refusal {
 /** What the pipeline reads of a request (node's IncomingMessage provides it). */
 export type AdmitRequest = Pick<IncomingMessage, 'method' | 'url' | 'httpVersion' | 'headers' | 'rawHeaders'>;
 
-/** What the listener restricts (a per-subagent Unix listener accepts one id only). */
+/**
+ * What the listener restricts (a per-subagent Unix listener accepts one id only). `owner` is the
+ * registration a per-subagent listener belongs to: whatever arrives there is that subagent's
+ * doing, with or without a credential, and is attributed, rate-limited and counted as its own.
+ */
 export interface ListenerScope {
   readonly onlyId: string | undefined;
+  readonly owner?: Registration | undefined;
 }
 
 /** Shared state and the decision pipeline. */
@@ -89,10 +96,32 @@ export class GatewayCore {
     const auth = this.store.verify(req.headers['proxy-authorization'], counts.proxyAuthorization, socket);
     if (!auth.ok || (scope.onlyId !== undefined && auth.value.id !== scope.onlyId) || auth.value.revoked) {
       const reason = auth.ok ? 'auth_invalid' : auth.reason;
-      return this.refuse(null, { method, host: '', port: 0, reason, rule: null });
+      const owner = scope.owner;
+      if (owner === undefined || owner.revoked)
+        return this.refuse(null, { method, host: '', port: 0, reason, rule: null });
+      // Its own socket: the subagent sent this, credential or not. Its runtime always sends the
+      // credential, so a run of these is a client flooding the gateway, not a mistake.
+      owner.authFailures++;
+      if (owner.authFailures > MAX_AUTH_FAILURES) {
+        owner.violation(
+          'auth_failures',
+          `${owner.authFailures} requests without its valid credential on its own gateway socket`,
+        );
+      }
+      const limited = !owner.bucket.take();
+      return this.refuse(owner, {
+        method,
+        host: '',
+        port: 0,
+        reason: limited ? 'rate_limited' : reason,
+        rule: null,
+      });
     }
     const reg = auth.value;
-    reg.track(socket);
+    if (!reg.adoptClient(socket)) {
+      reg.violation('connection_limit', `more than ${reg.maxClients} open connections to the egress gateway`);
+      return this.refuse(reg, { method, host: '', port: 0, reason: 'connection_limit', rule: null });
+    }
     if (!reg.bucket.take())
       return this.refuse(reg, { method, host: '', port: 0, reason: 'rate_limited', rule: null });
 

@@ -109,6 +109,7 @@ class EgressGatewayImpl implements EgressGateway {
         connectTimeoutMs: s.connectTimeoutMs,
         idleTimeoutMs: s.idleTimeoutMs,
         maxTunnelsPerSubagent: s.maxTunnelsPerSubagent,
+        exchangeTimeoutMs: s.exchangeTimeoutMs,
       },
       this.#store,
       this.#audit,
@@ -133,7 +134,7 @@ class EgressGatewayImpl implements EgressGateway {
         'warn',
       );
     }
-    const server = this.#listener(undefined);
+    const server = this.#listener(undefined, undefined);
     try {
       await listen(server, { host: s.host, port: s.port });
     } catch (err) {
@@ -150,16 +151,17 @@ class EgressGatewayImpl implements EgressGateway {
     this.#audit.event(AuditEvent.GatewayListen, { host: s.host, port }, 'egress gateway listening');
   }
 
-  #listener(onlyId: string | undefined): Server {
+  #listener(onlyId: string | undefined, owner: Registration | undefined): Server {
     const s = this.#settings;
     return createListener(
       this.#core,
-      { onlyId },
+      { onlyId, owner },
       (reg) => this.#poolsFor(reg),
       {
         maxHeaderSize: s.maxHeaderSize,
         headersTimeoutMs: s.headersTimeoutMs,
         idleTimeoutMs: s.idleTimeoutMs,
+        maxConnections: s.maxConnections,
       },
       this.#connections,
     );
@@ -172,6 +174,7 @@ class EgressGatewayImpl implements EgressGateway {
         connectTimeoutMs: this.#settings.connectTimeoutMs,
         idleTimeoutMs: this.#settings.idleTimeoutMs,
         maxConnections: this.#settings.maxTunnelsPerSubagent,
+        exchangeTimeoutMs: this.#settings.exchangeTimeoutMs,
       });
       reg.onRevoke(() => {
         p.destroy();
@@ -226,6 +229,8 @@ class EgressGatewayImpl implements EgressGateway {
       maxEgressBytes: s.limits?.maxEgressBytes ?? network.maxEgressBytes,
       ratePerSecond: this.#settings.maxRequestsPerSecond,
       logger: this.#audit.logger,
+      maxClients: this.#settings.maxConnectionsPerSubagent,
+      maxAuditRecords: this.#settings.maxAuditRecordsPerSubagent,
     });
     const password = this.#store.mint(id, reg, s.password);
     this.#regs.set(id, reg);
@@ -263,6 +268,7 @@ class EgressGatewayImpl implements EgressGateway {
       const oldest = this.#archive.keys().next();
       if (oldest.done !== true) this.#archive.delete(oldest.value);
     }
+    this.#audit.flushSuppressed(reg);
     this.#audit.event(AuditEvent.GatewayRevoke, { subagentId: id, ...reg.snapshot() }, 'subagent revoked');
   }
 
@@ -273,7 +279,8 @@ class EgressGatewayImpl implements EgressGateway {
 
   async listenUnix(id: string, socketPath: string): Promise<void> {
     if (this.#closed) throw new GatewayError('SG_GATEWAY_CLOSED', 'listenUnix: the egress gateway is closed');
-    if (!this.#regs.has(id)) {
+    const owner = this.#regs.get(id);
+    if (owner === undefined) {
       throw new GatewayError(
         'SG_GATEWAY_INVALID_OPTIONS',
         `listenUnix: subagent id ${id} is not registered`,
@@ -287,7 +294,7 @@ class EgressGatewayImpl implements EgressGateway {
         details: { id },
       });
     }
-    const server = this.#listener(id);
+    const server = this.#listener(id, owner);
     removeSocketFile(socketPath);
     try {
       await listen(server, { path: socketPath });
@@ -320,6 +327,7 @@ class EgressGatewayImpl implements EgressGateway {
     this.#unix.clear();
     for (const s of this.#connections) s.destroy();
     await Promise.all(servers);
+    this.#audit.flushSuppressed(null);
     this.#audit.event(AuditEvent.GatewayClose, { ...this.#address }, 'egress gateway closed');
     this.#audit.dispose();
     await this.#closeLogger?.();

@@ -10,11 +10,88 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { isRefusal, type Admission, type GatewayCore, type ListenerScope } from './core.js';
 import { forwardRequestHeaders, forwardResponseHeaderBuffers } from './headers.js';
-import { DialError, type PinnedClient, type PooledHandler, type RegistrationPools } from './pool.js';
+import {
+  DialError,
+  EgressCapError,
+  type PinnedClient,
+  type PooledHandler,
+  type RegistrationPools,
+} from './pool.js';
 import type { Registration } from './registration.js';
-import { sendRefusal } from './status.js';
+import { closesConnection, sendRefusal } from './status.js';
 import { hostHeaderFor } from './target.js';
 import { account } from './tunnel.js';
+
+/** Largest write handed to the client at once; smaller target chunks are gathered up to it. */
+const COALESCE_BYTES = 16 * 1024;
+/**
+ * Response bytes one exchange may hold in the gateway (gathered, plus queued on the client
+ * connection) before it stops reading the target. With undici's own read buffer this bounds what
+ * the parent holds for a subagent at about `maxTunnelsPerSubagent` x 144 KiB.
+ */
+export const MAX_HELD_BYTES = 64 * 1024;
+
+/**
+ * Gathers the target's chunks into writes of up to {@link COALESCE_BYTES}: a target that answers
+ * in 1-byte chunks would otherwise cost one Buffer, one chunk header and one write per byte.
+ * What is gathered goes out when the buffer is full or on the next turn of the event loop, so a
+ * slow trickle is not held back.
+ */
+class Coalescer {
+  readonly #write: (chunk: Buffer) => void;
+  #buf: Buffer | undefined;
+  #len = 0;
+  #scheduled = false;
+  readonly #flushSoon = (): void => {
+    this.#scheduled = false;
+    this.flush();
+  };
+
+  constructor(write: (chunk: Buffer) => void) {
+    this.#write = write;
+  }
+
+  /** Bytes gathered and not yet written. */
+  get held(): number {
+    return this.#len;
+  }
+
+  push(chunk: Buffer): void {
+    if (chunk.length >= COALESCE_BYTES) {
+      // Big enough on its own: what was gathered goes first, then the chunk as it is.
+      this.flush();
+      this.#write(chunk);
+      return;
+    }
+    for (let off = 0; off < chunk.length;) {
+      this.#buf ??= Buffer.allocUnsafe(COALESCE_BYTES);
+      const n = chunk.copy(this.#buf, this.#len, off);
+      this.#len += n;
+      off += n;
+      if (this.#len === COALESCE_BYTES) this.flush();
+    }
+    if (this.#len > 0 && !this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flushSoon);
+    }
+  }
+
+  flush(): void {
+    const buf = this.#buf;
+    if (buf === undefined || this.#len === 0) return;
+    // A full buffer is handed on and replaced; a partial one is copied out and reused.
+    const out = this.#len === COALESCE_BYTES ? buf : Buffer.from(buf.subarray(0, this.#len));
+    if (out === buf) this.#buf = undefined;
+    this.#len = 0;
+    this.#write(out);
+  }
+
+  /** Forgets what was gathered (the exchange was cut). */
+  drop(): void {
+    this.#len = 0;
+    this.#buf = undefined;
+  }
+}
 
 /** Handles one absolute-form (non-CONNECT, non-Upgrade) request. */
 export async function handleHttp(
@@ -29,14 +106,20 @@ export async function handleHttp(
   const cl = req.headers['content-length'];
   const body = te !== undefined || (cl !== undefined && cl !== '0');
   if (req.httpVersion !== '1.1' && req.httpVersion !== '1.0') {
-    core.refuse(null, { method: req.method ?? '', host: '', port: 0, reason: 'bad_request', rule: null });
+    core.refuse(scope.owner ?? null, {
+      method: req.method ?? '',
+      host: '',
+      port: 0,
+      reason: 'bad_request',
+      rule: null,
+    });
     sendRefusal(res, 'bad_request', { close: true });
     return;
   }
   const r = await core.admit(req, 'http', scope, req.socket);
   if (isRefusal(r)) {
     // A refused request's body is never read; closing is the only way to keep the framing safe.
-    sendRefusal(res, r.reason, { close: body || r.status >= 500 });
+    sendRefusal(res, r.reason, { close: body || r.status >= 500 || closesConnection(r.reason) });
     return;
   }
   if (res.destroyed) {
@@ -85,8 +168,13 @@ class Exchange implements PooledHandler {
   #bytesOut = 0;
   #decided = false;
   #done = false;
+  #failing = false;
+  /** `client.wireIn` when the exchange got its connection. */
+  #wireStart: number | undefined;
+  readonly #out: Coalescer;
+  readonly #deadline: NodeJS.Timeout;
   readonly #onDrain = (): void => {
-    this.#resume?.();
+    if (!this.#done) this.#resume?.();
   };
 
   constructor(core: GatewayCore, a: Admission, res: ServerResponse) {
@@ -95,6 +183,15 @@ class Exchange implements PooledHandler {
     this.#reg = a.reg;
     this.#res = res;
     this.address = a.addresses[0] ?? '';
+    this.#out = new Coalescer((chunk) => {
+      if (!this.#done && !res.destroyed) res.write(chunk);
+    });
+    // One deadline for head and body together: a target that trickles a byte now and then never
+    // trips an idle timeout, and must not hold a slot and two connections for as long as it likes.
+    this.#deadline = setTimeout(() => {
+      this.#fail('upstream_error', 'deadline');
+    }, core.settings.exchangeTimeoutMs);
+    this.#deadline.unref();
     res.once('close', () => {
       if (res.writableFinished) {
         this.#finish('complete');
@@ -137,6 +234,7 @@ class Exchange implements PooledHandler {
   onConnect(abort: (err?: Error) => void): void {
     this.#abort = abort;
     this.#connectMs = this.client?.takeDialMs() ?? 0;
+    this.#wireStart = this.client?.wireIn;
     // The client may have left while the connection was being made.
     if (this.#done) abort();
   }
@@ -167,18 +265,25 @@ class Exchange implements PooledHandler {
 
   onData(chunk: Buffer): boolean {
     if (this.#done) return false;
-    if (!account(this.#reg, 'in', chunk.length)) {
+    // The bytes were counted as they came off the wire (pool.ts); a chunk read after the cap was
+    // crossed is never handed on.
+    if (this.#reg.bytesExhausted) {
       this.#fail('egress_bytes_exceeded');
       return false;
     }
-    this.#bytesIn += chunk.length;
-    if (this.#res.write(chunk)) return true;
-    this.#res.once('drain', this.#onDrain);
+    const res = this.#res;
+    this.#out.push(chunk);
+    if (res.writableLength + this.#out.held <= MAX_HELD_BYTES) return true;
+    // Too much held for a client that does not read: stop reading the target until it drains.
+    this.#out.flush();
+    if (res.writableNeedDrain) res.once('drain', this.#onDrain);
+    else setImmediate(this.#onDrain);
     return false;
   }
 
   onComplete(): void {
     if (this.#done) return;
+    this.#out.flush();
     // Trailers are not forwarded (the response was re-framed for the client).
     this.#res.end();
   }
@@ -193,12 +298,19 @@ class Exchange implements PooledHandler {
       this.#fail('auth_invalid');
       return;
     }
+    if (err instanceof EgressCapError || this.#reg.bytesExhausted) {
+      this.#fail('egress_bytes_exceeded');
+      return;
+    }
     this.#fail(err instanceof DialError ? err.reason : 'upstream_error');
   }
 
   /** Ends the exchange on a failure: a refusal if nothing was answered yet, otherwise a cut. */
-  #fail(reason: FailReason): void {
-    if (this.#done) return;
+  #fail(reason: FailReason, end?: string): void {
+    // Aborting the target side below reports back through onError: this failure is the one.
+    if (this.#done || this.#failing) return;
+    this.#failing = true;
+    this.#out.drop();
     this.#cancel();
     const res = this.#res;
     if (!this.#decided && !res.headersSent) {
@@ -218,7 +330,9 @@ class Exchange implements PooledHandler {
     } else {
       res.destroy();
     }
-    this.#finish(reason === 'egress_bytes_exceeded' ? reason : this.#reg.revoked ? 'revoked' : 'error');
+    this.#finish(
+      end ?? (reason === 'egress_bytes_exceeded' ? reason : this.#reg.revoked ? 'revoked' : 'error'),
+    );
   }
 
   /** Aborts the target side (its connection is not reused after an aborted exchange). */
@@ -231,6 +345,10 @@ class Exchange implements PooledHandler {
   #finish(end: string): void {
     if (this.#done) return;
     this.#done = true;
+    clearTimeout(this.#deadline);
+    const client = this.client;
+    if (client !== undefined && this.#wireStart !== undefined)
+      this.#bytesIn = client.wireIn - this.#wireStart;
     const a = this.#a;
     if (!this.#decided) {
       this.#decided = true;

@@ -13,6 +13,7 @@ export type {
   EgressGatewayOptions,
   EgressUsage,
   GatewayReason,
+  GatewayViolation,
   NetworkSection,
   ProxyCredential,
   RegisterOptions,

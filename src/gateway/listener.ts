@@ -22,9 +22,15 @@ export interface ListenerSettings {
   readonly maxHeaderSize: number;
   readonly headersTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  /** Open client connections across every listener of the gateway (`connections` holds them). */
+  readonly maxConnections: number;
 }
 
-/** Creates a (not yet listening) server for one listener. `connections` collects every socket. */
+/**
+ * Creates a (not yet listening) server for one listener. `connections` collects every socket of
+ * every listener of the gateway; a connection beyond `maxConnections` is closed at once, and on a
+ * per-subagent listener one beyond its owner's cap is closed and reported as a violation.
+ */
 export function createListener(
   core: GatewayCore,
   scope: ListenerScope,
@@ -106,10 +112,25 @@ export function createListener(
       });
       return;
     }
-    core.refuse(null, { method: '', host: '', port: 0, reason: 'bad_request', rule: null });
+    core.refuse(scope.owner ?? null, { method: '', host: '', port: 0, reason: 'bad_request', rule: null });
     writeRawRefusal(socket, 'bad_request');
   });
   server.on('connection', (socket: Duplex) => {
+    // Counted before node reads a byte: idle connections hold a descriptor just like busy ones.
+    if (connections.size >= settings.maxConnections) {
+      core.audit.connectionRefused(scope.owner ?? null);
+      socket.destroy();
+      return;
+    }
+    const owner = scope.owner;
+    if (owner !== undefined && !owner.adoptClient(socket)) {
+      socket.destroy();
+      owner.violation(
+        'connection_limit',
+        `more than ${owner.maxClients} open connections to its gateway socket`,
+      );
+      return;
+    }
     connections.add(socket);
     socket.once('close', () => connections.delete(socket));
   });

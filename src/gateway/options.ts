@@ -21,6 +21,10 @@ export interface GatewaySettings {
   readonly maxHeaderSize: number;
   readonly headersTimeoutMs: number;
   readonly allowNonLoopback: boolean;
+  readonly maxConnectionsPerSubagent: number;
+  readonly maxConnections: number;
+  readonly maxAuditRecordsPerSubagent: number;
+  readonly exchangeTimeoutMs: number;
 }
 
 function invalid(message: string): GatewayError {
@@ -65,6 +69,22 @@ export function gatewaySettings(opts: EgressGatewayOptions): GatewaySettings {
     maxHeaderSize: int(opts.maxHeaderSize, 'maxHeaderSize', 16 * 1024, 1024, 1024 * 1024),
     headersTimeoutMs: int(opts.headersTimeoutMs, 'headersTimeoutMs', 10_000, 1, 600_000),
     allowNonLoopback: opts.allowNonLoopback === true,
+    maxConnectionsPerSubagent: int(
+      opts.maxConnectionsPerSubagent,
+      'maxConnectionsPerSubagent',
+      128,
+      1,
+      1_000_000,
+    ),
+    maxConnections: int(opts.maxConnections, 'maxConnections', 4096, 1, 1_000_000),
+    maxAuditRecordsPerSubagent: int(
+      opts.maxAuditRecordsPerSubagent,
+      'maxAuditRecordsPerSubagent',
+      10_000,
+      1,
+      1_000_000_000,
+    ),
+    exchangeTimeoutMs: int(opts.exchangeTimeoutMs, 'exchangeTimeoutMs', 300_000, 1, 86_400_000),
   };
 }
 
@@ -112,7 +132,7 @@ export function checkRegisterOptions(s: RegisterOptions): void {
     if (s[k] !== undefined && typeof s[k] !== 'string')
       throw invalid(`register(${id}): ${k} must be a string`);
   }
-  for (const k of ['onDeny', 'onEvent', 'onLimit', 'countRequest'] as const) {
+  for (const k of ['onDeny', 'onEvent', 'onLimit', 'onViolation', 'countRequest'] as const) {
     if (s[k] !== undefined && typeof s[k] !== 'function')
       throw invalid(`register(${id}): ${k} must be a function`);
   }

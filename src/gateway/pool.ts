@@ -11,6 +11,7 @@ import type { Readable } from 'node:stream';
 import { Client, Pool, type Dispatcher } from 'undici';
 import { dialTarget, type DialFailure } from './dial.js';
 import type { Registration } from './registration.js';
+import { account } from './tunnel.js';
 import type { Upstream } from './upstream.js';
 
 /** undici's connector: given a callback, hands it a connected socket or an error. */
@@ -33,6 +34,13 @@ export class PoolsClosedError extends Error {
   }
 }
 
+/** A connection cut because its bytes crossed the registration's egress byte cap. */
+export class EgressCapError extends Error {
+  constructor() {
+    super('egress byte cap reached');
+  }
+}
+
 /**
  * A request handler that learns which connection it was dispatched to, so it can report the
  * connect time of a freshly dialled connection (and 0 for a reused one).
@@ -51,6 +59,13 @@ function isPooledHandler(h: Dispatcher.DispatchHandler): h is PooledHandler {
 export class PinnedClient extends Client {
   /** Connect time of the newest connection, until the first request on it takes it. */
   #dialMs: number | undefined;
+  /**
+   * Bytes read from the target on this client's connections, as they came off the wire: status
+   * line, headers, chunk framing, chunk extensions and trailers included, which the decoded body
+   * an exchange sees leaves out. One exchange at a time (no pipelining), so an exchange's bytes
+   * are the difference between its start and its end.
+   */
+  wireIn = 0;
 
   /** Records the connect time of a connection this client just made. */
   dialled(ms: number): void {
@@ -76,6 +91,8 @@ export interface PoolSettings {
   readonly idleTimeoutMs: number;
   /** Most connections per pool (the per-subagent in-flight cap bounds it anyway). */
   readonly maxConnections: number;
+  /** Total time of one exchange (response head and body); also undici's head timeout. */
+  readonly exchangeTimeoutMs: number;
 }
 
 const noop = (): void => {
@@ -164,9 +181,10 @@ export class RegistrationPools {
       pipelining: 1,
       keepAliveTimeout: s.idleTimeoutMs,
       keepAliveMaxTimeout: s.idleTimeoutMs,
-      // The client connection's own idle timeout bounds a target that never answers; a body that
-      // stalls for as long as the idle timeout ends the exchange.
-      headersTimeout: 0,
+      // The exchange's own deadline (http-forward) bounds head and body together; undici's head
+      // timeout is the same figure, so a target that never answers is cut even without it. A body
+      // that stalls for as long as the idle timeout ends the exchange earlier.
+      headersTimeout: s.exchangeTimeoutMs,
       bodyTimeout: s.idleTimeoutMs,
       strictContentLength: true,
     });
@@ -211,9 +229,22 @@ export class RegistrationPools {
         callback(new PoolsClosedError(), null);
         return;
       }
-      this.#reg.track(d.socket);
-      client.current?.dialled(d.ms);
-      callback(null, d.socket);
+      const socket = d.socket;
+      this.#reg.track(socket);
+      const c = client.current;
+      c?.dialled(d.ms);
+      callback(null, socket);
+      // After the callback: undici has attached its 'readable' listener, so this one only sees
+      // what undici reads (node emits 'data' from read() then) and never changes the flow. Every
+      // byte off the wire counts against the cap before the parser turns it into a callback, so
+      // a response that hides its volume in chunk extensions or trailers is cut all the same.
+      socket.on('data', (chunk: Buffer) => {
+        if (!account(this.#reg, 'in', chunk.length)) {
+          socket.destroy(new EgressCapError());
+          return;
+        }
+        if (c !== undefined) c.wireIn += chunk.length;
+      });
     });
   }
 }

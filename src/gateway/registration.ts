@@ -5,10 +5,11 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { EgressPolicy } from '../policy/index.js';
-import type { AuditSubject } from './audit.js';
+import { AuditEvent } from '../audit/events.js';
+import { AuditBudget, type AuditSubject } from './audit.js';
 import { TokenBucket } from './limits.js';
 import type { Upstream } from './upstream.js';
-import type { EgressDecision, EgressEvent, EgressUsage, RegisterOptions } from './types.js';
+import type { EgressDecision, EgressEvent, EgressUsage, GatewayViolation, RegisterOptions } from './types.js';
 
 /** Mutable counters behind {@link EgressUsage}. */
 export interface UsageCounters {
@@ -19,6 +20,13 @@ export interface UsageCounters {
 
 const kRegs = Symbol('subagent-guard.registrations');
 type Tracked = Duplex & { [kRegs]?: Set<Registration> };
+
+/**
+ * Requests on a subagent's own Unix socket without its valid credential that are tolerated; one
+ * more is a violation. Its runtime always sends the credential, so even one is suspicious; a few
+ * leave room for a client library that probes before it authenticates.
+ */
+export const MAX_AUTH_FAILURES = 8;
 
 /** State of one registered subagent. */
 export class Registration implements AuditSubject {
@@ -40,11 +48,19 @@ export class Registration implements AuditSubject {
   /** Open tunnels and in-flight requests. */
   open = 0;
   revoked = false;
+  readonly auditBudget: AuditBudget;
+  /** Most client connections open at once (its Unix socket and TCP connections proven as it). */
+  readonly maxClients: number;
+  /** Requests without its valid credential seen on its own Unix socket. */
+  authFailures = 0;
   readonly #sockets = new Set<Duplex>();
+  readonly #clients = new WeakSet<Duplex>();
+  #clientCount = 0;
   readonly #cleanups = new Set<() => void>();
-  readonly #hooks: Pick<RegisterOptions, 'onDeny' | 'onEvent' | 'onLimit' | 'countRequest'>;
+  readonly #hooks: Pick<RegisterOptions, 'onDeny' | 'onEvent' | 'onLimit' | 'onViolation' | 'countRequest'>;
   readonly #log: Logger;
   #limitFired = false;
+  #violationFired = false;
   #bytesCapHit = false;
 
   constructor(init: {
@@ -55,6 +71,8 @@ export class Registration implements AuditSubject {
     maxEgressBytes: number | undefined;
     ratePerSecond: number;
     logger: Logger;
+    maxClients?: number;
+    maxAuditRecords?: number;
   }) {
     const o = init.opts;
     this.id = o.id;
@@ -67,10 +85,13 @@ export class Registration implements AuditSubject {
     this.maxApiCalls = o.limits?.maxApiCalls;
     this.bucket = new TokenBucket(init.ratePerSecond, init.ratePerSecond * 2);
     this.#log = init.logger;
+    this.maxClients = init.maxClients ?? Number.MAX_SAFE_INTEGER;
+    this.auditBudget = new AuditBudget(init.maxAuditRecords ?? Number.MAX_SAFE_INTEGER);
     this.#hooks = {
       ...(o.onDeny === undefined ? {} : { onDeny: o.onDeny }),
       ...(o.onEvent === undefined ? {} : { onEvent: o.onEvent }),
       ...(o.onLimit === undefined ? {} : { onLimit: o.onLimit }),
+      ...(o.onViolation === undefined ? {} : { onViolation: o.onViolation }),
       ...(o.countRequest === undefined ? {} : { countRequest: o.countRequest }),
     };
   }
@@ -96,6 +117,46 @@ export class Registration implements AuditSubject {
     if (regs.has(this)) return;
     regs.add(this);
     this.#sockets.add(socket);
+  }
+
+  /** Client connections of this subagent open now. */
+  get clients(): number {
+    return this.#clientCount;
+  }
+
+  /**
+   * Counts a client connection of this subagent (once per socket) until it closes. False when it
+   * would cross {@link maxClients}: the caller closes it and reports the violation.
+   */
+  adoptClient(socket: Duplex): boolean {
+    if (this.#clients.has(socket)) return true;
+    if (this.#clientCount >= this.maxClients) return false;
+    this.#clients.add(socket);
+    this.#clientCount++;
+    socket.once('close', () => {
+      this.#clientCount--;
+    });
+    this.track(socket);
+    return true;
+  }
+
+  /** Reports a misuse of the gateway once per registration (the spawner terminates on the first). */
+  violation(kind: GatewayViolation, detail: string): void {
+    if (this.#violationFired) return;
+    this.#violationFired = true;
+    const hook = this.#hooks.onViolation;
+    // With a hook, its owner records the violation (a spawner's `subagent.violation`); without
+    // one (a standalone gateway) nobody else would.
+    if (hook === undefined) {
+      this.#log.warn(
+        { event: AuditEvent.GatewayViolation, subagentId: this.id, agent: this.agent, kind, detail },
+        `subagent misused its gateway: ${kind}`,
+      );
+    } else {
+      this.#call('onViolation', () => {
+        hook(kind, detail);
+      });
+    }
   }
 
   /** Registers a cleanup run on revoke (agents, Unix listeners). */

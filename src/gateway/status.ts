@@ -39,6 +39,7 @@ const ANSWERS: Readonly<Record<Exclude<GatewayReason, 'allowed'>, Answer>> = {
   upstream_error: { status: 502, error: 'connection_terminated' },
   rate_limited: { status: 429, error: 'http_request_denied' },
   tunnel_limit: { status: 429, error: 'connection_limit_reached' },
+  connection_limit: { status: 429, error: 'connection_limit_reached' },
   api_calls_exceeded: { status: 429, error: 'http_request_denied' },
   egress_bytes_exceeded: { status: 429, error: 'http_request_denied' },
   internal_error: { status: 500, error: 'proxy_internal_error' },
@@ -65,6 +66,15 @@ export function answerFor(reason: Exclude<GatewayReason, 'allowed'>): Answer {
 export function isClientAttributable(reason: GatewayReason): boolean {
   const s = reason === 'allowed' ? 200 : ANSWERS[reason].status;
   return s === 400 || s === 403 || s === 421;
+}
+
+/**
+ * Refusals after which the client connection is closed whatever its framing: a request without a
+ * valid credential (so a client cannot retry on one connection as fast as it can write), and a
+ * connection over the per-subagent cap.
+ */
+export function closesConnection(reason: Exclude<GatewayReason, 'allowed'>): boolean {
+  return ANSWERS[reason].status === 407 || reason === 'connection_limit';
 }
 
 function headerLines(reason: Exclude<GatewayReason, 'allowed'>): {

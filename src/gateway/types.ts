@@ -30,9 +30,17 @@ export type GatewayReason =
   | 'upstream_error'
   | 'rate_limited'
   | 'tunnel_limit'
+  | 'connection_limit'
   | 'api_calls_exceeded'
   | 'egress_bytes_exceeded'
   | 'internal_error';
+
+/**
+ * What a subagent did to its gateway that no well-behaved client does, reported through
+ * `onViolation`: more open connections than `maxConnectionsPerSubagent` (`connection_limit`), or
+ * repeated requests without its valid credential on its own Unix socket (`auth_failures`).
+ */
+export type GatewayViolation = 'connection_limit' | 'auth_failures';
 
 /** The method of an egress request as audited; `CONNECT` for tunnels. */
 export type EgressMethod = string;
@@ -125,6 +133,24 @@ export interface EgressGatewayOptions {
   headersTimeoutMs?: number;
   /** Allow a non-loopback listen host (logged loudly). @default false */
   allowNonLoopback?: boolean;
+  /**
+   * Open client connections per subagent: every connection to its own Unix socket, and every TCP
+   * connection that authenticated as it. Idle ones count too. Crossing it refuses the connection
+   * and reports a `connection_limit` violation. @default 128
+   */
+  maxConnectionsPerSubagent?: number;
+  /** Open client connections across all listeners; further ones are closed at once. @default 4096 */
+  maxConnections?: number;
+  /**
+   * `egress.decision` and `egress.close` records per subagent; further ones are counted, not
+   * written, and summarised in `egress.suppressed` records. @default 10000
+   */
+  maxAuditRecordsPerSubagent?: number;
+  /**
+   * Total time a forwarded plain-HTTP exchange may take, response head and body together; the
+   * exchange is cut (502/504 `upstream_error` or a cut body) when it runs out. @default 300000
+   */
+  exchangeTimeoutMs?: number;
 }
 
 /** Options of `EgressGateway.register()`. */
@@ -150,6 +176,11 @@ export interface RegisterOptions {
   onEvent?: (e: EgressEvent) => void;
   /** Called once when a limit of `limits` is crossed; the request is refused with 429 before it has effect. */
   onLimit?: (kind: 'api_calls' | 'egress_bytes', detail: string) => void;
+  /**
+   * Called once when the subagent misuses the gateway itself (see {@link GatewayViolation}); the
+   * offending connection is already closed. A spawner terminates the subagent.
+   */
+  onViolation?: (kind: GatewayViolation, detail: string) => void;
   /** Called once per egress request before DNS and dialling; returning false refuses it with 429. */
   countRequest?: () => boolean;
   /**

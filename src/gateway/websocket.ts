@@ -102,9 +102,10 @@ function handshake(
     settle(0, reg.revoked ? 'revoked' : 'client_closed');
   });
 
-  const headers = forwardRequestHeaders(req.rawHeaders, { upgrade: true });
-  headers.push('Host', hostHeaderFor(a.target));
   try {
+    // Inside the try with the request itself: whatever throws here must still free the slot.
+    const headers = forwardRequestHeaders(req.rawHeaders, { upgrade: true });
+    headers.push('Host', hostHeaderFor(a.target));
     out = request({
       method: 'GET',
       path: a.target.path,

@@ -68,7 +68,8 @@ export class Meter {
 /**
  * Which gateway refusals are the subagent's violation. Policy denials and limit crossings are;
  * failures that are not its doing (DNS, unreachable target, the gateway's own rate limit or tunnel
- * cap) are refused with an error status but do not terminate it.
+ * cap) are refused with an error status but do not terminate it. `connection_limit` does, but
+ * through `onViolation`, which carries the count.
  */
 export function violationForEgress(reason: GatewayReason): TerminationReason | null {
   switch (reason) {
@@ -99,6 +100,7 @@ export function violationForEgress(reason: GatewayReason): TerminationReason | n
     case 'upstream_error':
     case 'rate_limited':
     case 'tunnel_limit':
+    case 'connection_limit':
     case 'internal_error':
       return null;
   }

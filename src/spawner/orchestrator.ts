@@ -97,6 +97,10 @@ export async function createOrchestrator(opts: OrchestratorOptions): Promise<Orc
       maxTunnels: g.maxTunnels,
       maxTunnelsPerSubagent: g.maxTunnelsPerSubagent,
       maxRequestsPerSecond: g.maxRequestsPerSecond,
+      maxConnectionsPerSubagent: g.maxConnectionsPerSubagent,
+      maxConnections: g.maxConnections,
+      maxAuditRecordsPerSubagent: g.maxAuditRecordsPerSubagent,
+      exchangeTimeoutMs: g.exchangeTimeoutMs,
       ...(opts.resolver === undefined ? {} : { resolver: opts.resolver }),
     });
     // Process level is much weaker (no network or PID namespace): say so at warn level.

@@ -246,6 +246,11 @@ export class SubagentRun {
         onLimit: (kind, detail) => {
           this.terminate(kind === 'api_calls' ? 'api_calls_exceeded' : 'egress_bytes_exceeded', detail);
         },
+        // Flooding its own gateway (connections, requests without its credential) is abuse of
+        // the channel the parent gave it, like a malformed IPC frame.
+        onViolation: (kind, detail) => {
+          this.terminate('protocol_violation', `gateway ${kind}: ${detail}`);
+        },
         countRequest: () => {
           if (this.#meter.takeApiCall()) return true;
           this.terminate(

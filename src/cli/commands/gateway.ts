@@ -97,6 +97,10 @@ async function serve(argv: readonly string[], io: CliIo): Promise<number> {
     maxTunnels: g.maxTunnels,
     maxTunnelsPerSubagent: g.maxTunnelsPerSubagent,
     maxRequestsPerSecond: g.maxRequestsPerSecond,
+    maxConnectionsPerSubagent: g.maxConnectionsPerSubagent,
+    maxConnections: g.maxConnections,
+    maxAuditRecordsPerSubagent: g.maxAuditRecordsPerSubagent,
+    exchangeTimeoutMs: g.exchangeTimeoutMs,
     ...(g.upstream === undefined ? {} : { upstream: g.upstream }),
   });
   try {

@@ -71,6 +71,10 @@ void describe('security-proxy shape: valid configurations', () => {
       maxTunnels: 256,
       maxTunnelsPerSubagent: 16,
       maxRequestsPerSecond: 20,
+      maxConnectionsPerSubagent: 128,
+      maxConnections: 4096,
+      maxAuditRecordsPerSubagent: 10_000,
+      exchangeTimeoutMs: 300_000,
     });
     assert.deepEqual(c.audit, { path: join(validDir, 'audit', 'guard.log'), level: 'debug' });
   });

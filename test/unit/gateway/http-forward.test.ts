@@ -24,6 +24,7 @@ async function harness(poolsFor: (reg: Registration) => RegistrationPools) {
       connectTimeoutMs: 1000,
       idleTimeoutMs: 5000,
       maxTunnelsPerSubagent: 8,
+      exchangeTimeoutMs: 5000,
     },
     store,
     new GatewayAudit(log.logger),
@@ -47,7 +48,7 @@ async function harness(poolsFor: (reg: Registration) => RegistrationPools) {
     core,
     { onlyId: undefined },
     poolsFor,
-    { maxHeaderSize: 16384, headersTimeoutMs: 5000, idleTimeoutMs: 5000 },
+    { maxHeaderSize: 16384, headersTimeoutMs: 5000, idleTimeoutMs: 5000, maxConnections: 64 },
     new Set(),
   );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -92,6 +93,7 @@ void describe('HTTP forwarding slot accounting', () => {
         connectTimeoutMs: 1000,
         idleTimeoutMs: 5000,
         maxConnections: 4,
+        exchangeTimeoutMs: 5000,
       });
       pools.destroy();
       return pools;

@@ -15,6 +15,7 @@ import { AuditEvent } from '../audit/events.js';
 import type { AgentConfig, UpstreamProxy } from '../config/types.js';
 import type { EgressDecision, EgressGateway, ProxyCredential } from '../gateway/types.js';
 import { createParentChannel, type ChildMessage, type IpcChannel, type ParentMessage } from '../ipc/index.js';
+import { EgressPolicy } from '../policy/egress.js';
 import type { ToolDecision } from '../policy/types.js';
 import type { BrokerSession, ToolBroker } from '../tools/broker.js';
 import { Meter, violationForEgress } from './meter.js';
@@ -387,6 +388,9 @@ export class SubagentRun {
       reserveCost: (usd) => this.#meter.reserveCost(usd),
       signal: this.#abort.signal,
       proxyUrl: cred.proxyUrl,
+      // The same pure policy the gateway built at register(): web_fetch checks a redirect's
+      // target with it, so an origin's redirect to a refused target is a tool error, not a kill.
+      egress: new EgressPolicy(this.agent.network, { gatewayAddresses: [this.#deps.gateway.address.host] }),
     };
   }
 

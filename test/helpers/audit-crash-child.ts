@@ -18,7 +18,10 @@ if (mode === 'logger') {
   const config = parseConfig(
     {
       audit: { path: file },
-      agents: { main: { role: 'parent', subagents: { allowAgents: [] } }, w: { entry: fileURLToPath(import.meta.url) } },
+      agents: {
+        main: { role: 'parent', subagents: { allowAgents: [] } },
+        w: { entry: fileURLToPath(import.meta.url) },
+      },
     },
     { source: 'audit durability test' },
   );

@@ -49,40 +49,51 @@ async function killedAfterLogging(mode: 'logger' | 'orchestrator', file: string)
 }
 
 void describe('audit records survive a SIGKILLed orchestrator', () => {
-  void test('a single record of a bare audit logger is on file 300 ms after it was logged', { timeout: 30_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sgtest-audit-'));
-    try {
-      const file = join(dir, 'audit.log');
-      await killedAfterLogging('logger', file);
-      const got = records(file);
-      assert.equal(got.length, 1, 'the one record reached the file');
-      assert.equal(got[0]?.event, 'tool.decision');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  void test('an orchestrator\'s start and refused-spawn records are on file after kill -9', { timeout: 30_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sgtest-audit-'));
-    let pid = 0;
-    try {
-      const file = join(dir, 'audit.log');
-      pid = await killedAfterLogging('orchestrator', file);
-      const events = records(file).map((r) => r.event);
-      assert.ok(events.includes('orchestrator.start'), `orchestrator.start on file (got ${events.join(', ')})`);
-      assert.ok(events.includes('subagent.spawn_denied'), `the refusal on file (got ${events.join(', ')})`);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-      // The dead orchestrator's parked launcher exits on EOF; its empty cgroup is swept here.
-      const parkMarker = `/sg-park-${pid}-`;
-      await eventually(() => processesMatching(parkMarker).length === 0, 10_000);
-      if (pid !== 0 && cgBase !== undefined && detected.cgroup !== null && existsSync(cgBase)) {
-        const version = detected.cgroup;
-        await eventually(() => {
-          sweepStaleCgroups({ version, dir: cgBase });
-          return readdirSync(cgBase).every((n) => !n.startsWith(parkMarker.slice(1)));
-        }, 10_000);
+  void test(
+    'a single record of a bare audit logger is on file 300 ms after it was logged',
+    { timeout: 30_000 },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'sgtest-audit-'));
+      try {
+        const file = join(dir, 'audit.log');
+        await killedAfterLogging('logger', file);
+        const got = records(file);
+        assert.equal(got.length, 1, 'the one record reached the file');
+        assert.equal(got[0]?.event, 'tool.decision');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
-    }
-  });
+    },
+  );
+
+  void test(
+    "an orchestrator's start and refused-spawn records are on file after kill -9",
+    { timeout: 30_000 },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'sgtest-audit-'));
+      let pid = 0;
+      try {
+        const file = join(dir, 'audit.log');
+        pid = await killedAfterLogging('orchestrator', file);
+        const events = records(file).map((r) => r.event);
+        assert.ok(
+          events.includes('orchestrator.start'),
+          `orchestrator.start on file (got ${events.join(', ')})`,
+        );
+        assert.ok(events.includes('subagent.spawn_denied'), `the refusal on file (got ${events.join(', ')})`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+        // The dead orchestrator's parked launcher exits on EOF; its empty cgroup is swept here.
+        const parkMarker = `/sg-park-${pid}-`;
+        await eventually(() => processesMatching(parkMarker).length === 0, 10_000);
+        if (pid !== 0 && cgBase !== undefined && detected.cgroup !== null && existsSync(cgBase)) {
+          const version = detected.cgroup;
+          await eventually(() => {
+            sweepStaleCgroups({ version, dir: cgBase });
+            return readdirSync(cgBase).every((n) => !n.startsWith(parkMarker.slice(1)));
+          }, 10_000);
+        }
+      }
+    },
+  );
 });

@@ -9,7 +9,9 @@ import { eventually } from '../../helpers/spawner-harness.js';
 
 function lines(file: string): number {
   try {
-    return readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').length;
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '').length;
   } catch {
     return 0;
   }

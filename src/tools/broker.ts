@@ -4,9 +4,14 @@ import { AuditEvent } from '../audit/events.js';
 import { GuardError, ToolError } from '../errors.js';
 import { TOOL_ALIASES } from '../policy/tool-groups.js';
 import type { ToolDecision } from '../policy/types.js';
-import { ByteBudget } from './budget.js';
+import { ByteBudget, BytePace } from './budget.js';
 import { BUILTIN_TOOLS } from './builtin/index.js';
-import { MAX_TOOL_RESULT_BYTES, TOOL_BYTES_IN_FLIGHT_PER_SUBAGENT } from './limits.js';
+import {
+  MAX_TOOL_RESULT_BYTES,
+  TOOL_BYTES_BURST_PER_SUBAGENT,
+  TOOL_BYTES_IN_FLIGHT_PER_SUBAGENT,
+  TOOL_BYTES_PER_SECOND_PER_SUBAGENT,
+} from './limits.js';
 import type { BuiltinToolContext, ToolDefinition } from './types.js';
 
 /** Violations the broker can report; the spawner terminates the subagent with this reason. */
@@ -101,7 +106,7 @@ export class ToolBroker {
   readonly #maxResultBytes: number;
   readonly #maxBytesInFlight: number;
   /** One in-flight budget per session (per subagent), dropped with the session. */
-  readonly #budgets = new WeakMap<BrokerSession, ByteBudget>();
+  readonly #budgets = new WeakMap<BrokerSession, { inFlight: ByteBudget; pace: BytePace }>();
 
   constructor(opts: ToolBrokerOptions) {
     this.#logger = opts.logger;
@@ -132,7 +137,7 @@ export class ToolBroker {
             signal: s.signal,
             proxyUrl: s.proxyUrl,
             maxResultBytes: this.#maxResultBytes,
-            inFlight: this.#budgetOf(s),
+            ...this.#budgetOf(s),
             egress: s.egress,
           }),
       });
@@ -151,10 +156,13 @@ export class ToolBroker {
     }
   }
 
-  #budgetOf(session: BrokerSession): ByteBudget {
+  #budgetOf(session: BrokerSession): { inFlight: ByteBudget; pace: BytePace } {
     let budget = this.#budgets.get(session);
     if (budget === undefined) {
-      budget = new ByteBudget(this.#maxBytesInFlight);
+      budget = {
+        inFlight: new ByteBudget(this.#maxBytesInFlight),
+        pace: new BytePace(TOOL_BYTES_PER_SECOND_PER_SUBAGENT, TOOL_BYTES_BURST_PER_SUBAGENT),
+      };
       this.#budgets.set(session, budget);
     }
     return budget;
@@ -309,7 +317,10 @@ export class ToolBroker {
         },
       };
     }
-    // Re-parse so the child receives plain JSON data, never live objects or getters from the handler.
+    // Re-parse so the child receives plain JSON data, never live objects or getters from the
+    // handler. A built-in's result is plain data already (our code builds it from JSON.parse and
+    // strings), and re-parsing up to 768 KiB would cost the parent's loop another ~15 ms per call.
+    if (tool.builtin) return { kind: 'ok', value: value ?? null };
     return { kind: 'ok', value: text === undefined ? null : (JSON.parse(text) as unknown) };
   }
 }

@@ -81,3 +81,62 @@ export class ByteBudget {
     }
   }
 }
+
+/**
+ * A token bucket of bytes per second for one subagent's built-in calls. A call waits until the
+ * bucket is not in debt, then is charged what it processed (which may put the bucket in debt:
+ * the next call pays for it). Waiting respects the call's signal.
+ */
+export class BytePace {
+  readonly #rate: number;
+  readonly #burst: number;
+  #tokens: number;
+  #at = performance.now();
+
+  constructor(bytesPerSecond: number, burst: number) {
+    this.#rate = bytesPerSecond;
+    this.#burst = burst;
+    this.#tokens = burst;
+  }
+
+  #refill(): void {
+    const now = performance.now();
+    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#at) / 1000) * this.#rate);
+    this.#at = now;
+  }
+
+  /** Charges `bytes` processed. */
+  charge(bytes: number): void {
+    this.#refill();
+    this.#tokens -= bytes;
+  }
+
+  /** Resolves once the bucket is out of debt; rejects with a ToolError when `signal` aborts first. */
+  async ready(signal: AbortSignal, what: string): Promise<void> {
+    for (;;) {
+      this.#refill();
+      if (this.#tokens >= 0) return;
+      const waitMs = Math.ceil((-this.#tokens / this.#rate) * 1000);
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => {
+          clearTimeout(timer);
+          reject(
+            new ToolError(
+              'SG_TOOL_FAILED',
+              `${what}: gave up waiting for this subagent's tool throughput budget`,
+            ),
+          );
+        };
+        const timer = setTimeout(() => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        }, waitMs);
+        if (signal.aborted) {
+          onAbort();
+          return;
+        }
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+    }
+  }
+}

@@ -15,3 +15,14 @@ export const MAX_TOOL_RESULT_BYTES = 768 * 1024;
  * its deadline) for earlier calls to finish. @default 2097152 (2 MiB)
  */
 export const TOOL_BYTES_IN_FLIGHT_PER_SUBAGENT = 2 * 1024 * 1024;
+
+/**
+ * Bytes per second one subagent's built-in calls may make the parent process (response bodies
+ * read by `web_fetch`, texts parsed by `sanitized_parse`), with a burst of
+ * {@link TOOL_BYTES_BURST_PER_SUBAGENT}. Every byte costs the parent's event loop several passes
+ * (read, decode, serialise, frame); pacing them bounds one subagent's share of that loop however
+ * many calls it makes, so a sibling's calls keep their latency. @default 2097152 (2 MiB/s)
+ */
+export const TOOL_BYTES_PER_SECOND_PER_SUBAGENT = 2 * 1024 * 1024;
+/** @default 1048576 (1 MiB) */
+export const TOOL_BYTES_BURST_PER_SUBAGENT = 1024 * 1024;

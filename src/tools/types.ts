@@ -3,7 +3,7 @@
  * (trusted code); a subagent only ever sees the JSON result of a call it was allowed to make.
  */
 import type { EgressDecision, EgressTarget } from '../policy/egress.js';
-import type { ByteBudget } from './budget.js';
+import type { ByteBudget, BytePace } from './budget.js';
 
 /** What a tool handler learns about the call. Never contains the subagent's credential. */
 export interface ToolContext {
@@ -47,6 +47,8 @@ export interface BuiltinToolContext extends ToolContext {
   readonly maxResultBytes: number;
   /** Bytes this subagent's concurrent calls may hold in the parent, shared by all of them. */
   readonly inFlight: ByteBudget;
+  /** Bytes per second this subagent's calls may make the parent process, shared by all of them. */
+  readonly pace: BytePace;
   /**
    * The agent's egress policy, decided before DNS (port, host allowlist, IP literals). Used to
    * refuse, as a tool error, a target the subagent did not choose (a redirect). Absent: the

@@ -84,7 +84,7 @@ function* dropPoisonKeys(root: unknown): Generator<void, void, void> {
  * Checks size and depth, then parses without a reviver (a reviver made parsing four times
  * slower, all of it on the parent's event loop). Size is refused before anything is scanned.
  */
-function checkedParse(text: string, opts: { maxBytes?: number; maxDepth?: number }): unknown {
+function checkText(text: string, opts: { maxBytes?: number; maxDepth?: number }): void {
   const maxBytes = readLimit(
     opts.maxBytes,
     SANITIZED_PARSE_LIMITS.defaultMaxBytes,
@@ -109,6 +109,9 @@ function checkedParse(text: string, opts: { maxBytes?: number; maxDepth?: number
       `sanitized_parse: nesting deeper than ${maxDepth} levels at offset ${exceededAt}`,
     );
   }
+}
+
+function parseText(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
@@ -122,22 +125,33 @@ function checkedParse(text: string, opts: { maxBytes?: number; maxDepth?: number
  * Failures are tool errors returned to the subagent, never violations: bad data is expected here.
  */
 export function sanitizedParse(text: string, opts: { maxBytes?: number; maxDepth?: number } = {}): unknown {
-  const value = checkedParse(text, opts);
+  checkText(text, opts);
+  const value = parseText(text);
   const walk = dropPoisonKeys(value);
   while (walk.next().done !== true);
   return value;
 }
 
 /**
- * {@link sanitizedParse} for the parent's event loop: the only unbroken step is `JSON.parse` of a
- * text already known to fit the result cap (about 15 ms at the maximum); the poison-key walk
- * yields every {@link NODES_PER_SLICE} objects.
+ * {@link sanitizedParse} for the parent's event loop: the longest unbroken step is `JSON.parse`
+ * of a text already known to fit the result cap (10-20 ms at the maximum); the checks run in a turn
+ * of their own and the poison-key walk yields every {@link NODES_PER_SLICE} objects.
  */
 export async function sanitizedParseSliced(
   text: string,
   opts: { maxBytes?: number; maxDepth?: number } = {},
+  pace?: { ready(signal: AbortSignal, what: string): Promise<void>; charge(bytes: number): void },
+  signal?: AbortSignal,
 ): Promise<unknown> {
-  const value = checkedParse(text, opts);
+  checkText(text, opts);
+  if (pace !== undefined && signal !== undefined) {
+    // A subagent that keeps the parser busy waits for its own throughput budget.
+    await pace.ready(signal, 'sanitized_parse');
+    pace.charge(text.length);
+  }
+  // The size check, the depth scan and the parse each get their own turn of the loop.
+  await yieldToLoop();
+  const value = parseText(text);
   const walk = dropPoisonKeys(value);
   while (walk.next().done !== true) await yieldToLoop();
   return value;
@@ -156,7 +170,7 @@ export const sanitizedParseTool: BuiltinToolDefinition = {
     required: ['text'],
     additionalProperties: false,
   },
-  handler: (args) => {
+  handler: (args, ctx) => {
     // The broker validated args against inputSchema; re-check the shape rather than cast.
     if (typeof args !== 'object' || args === null || !('text' in args) || typeof args.text !== 'string') {
       return Promise.reject(
@@ -166,6 +180,6 @@ export const sanitizedParseTool: BuiltinToolDefinition = {
     const opts: { maxBytes?: number; maxDepth?: number } = {};
     if ('maxBytes' in args && typeof args.maxBytes === 'number') opts.maxBytes = args.maxBytes;
     if ('maxDepth' in args && typeof args.maxDepth === 'number') opts.maxDepth = args.maxDepth;
-    return sanitizedParseSliced(args.text, opts);
+    return sanitizedParseSliced(args.text, opts, ctx.pace, ctx.signal);
   },
 };

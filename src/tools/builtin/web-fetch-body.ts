@@ -58,6 +58,10 @@ export function readBody(
   });
 }
 
+/** Characters JSON.stringify writes as more than themselves (a string never holds a lone surrogate after UTF-8 decoding). */
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
 /** The JSON result of one `web_fetch` call. */
 export interface FetchResult {
   status: number;
@@ -76,9 +80,12 @@ export interface FetchResult {
  */
 export function fitResult(result: FetchResult, capBytes: number): FetchResult {
   let out = result;
+  const wrapper = Buffer.byteLength(JSON.stringify({ ...out, body: '', truncated: true }), 'utf8');
+  // A body with nothing to escape serialises to its own UTF-8 length: no need to serialise it
+  // here (the broker does once more, and the IPC frame once again).
+  if (!NEEDS_ESCAPE.test(out.body) && wrapper + Buffer.byteLength(out.body, 'utf8') <= capBytes) return out;
   let size = Buffer.byteLength(JSON.stringify(out), 'utf8');
   if (size <= capBytes) return out;
-  const wrapper = Buffer.byteLength(JSON.stringify({ ...out, body: '', truncated: true }), 'utf8');
   const room = Math.max(0, capBytes - wrapper);
   let end = Math.floor((out.body.length * room) / Math.max(1, size - wrapper));
   for (;;) {

@@ -203,6 +203,7 @@ async function webFetch(args: FetchArgs, ctx: BuiltinToolContext): Promise<Fetch
   const dispatcher = new ProxyAgent({ uri: proxy.origin, token, proxyTunnel: false });
   try {
     let url = parseTarget(args.url);
+    await ctx.pace.ready(signal, 'web_fetch');
     release = await ctx.inFlight.reserve(args.maxBytes, signal, 'web_fetch');
     let method = args.method;
     let body = args.body;
@@ -242,6 +243,8 @@ async function webFetch(args: FetchArgs, ctx: BuiltinToolContext): Promise<Fetch
         continue;
       }
       const read = await readBody(res.body, args.maxBytes, declaredLength(res.headers));
+      // Paid after the fact (the size was unknown before): the subagent's next call waits.
+      ctx.pace.charge(read.bytes.length);
       const result = fitResult(
         {
           status: res.statusCode,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ToolError } from '../../../src/errors.js';
-import { ByteBudget } from '../../../src/tools/budget.js';
+import { ByteBudget, BytePace } from '../../../src/tools/budget.js';
 
 void describe('ByteBudget (bytes one subagent holds in the parent)', () => {
   void test('grants within the limit, queues the rest in order, and releases once', async () => {
@@ -47,5 +47,30 @@ void describe('ByteBudget (bytes one subagent holds in the parent)', () => {
     const r3 = await next;
     assert.equal(b.used, 50);
     r3();
+  });
+});
+
+void describe('BytePace (bytes per second one subagent makes the parent process)', () => {
+  void test('lets a burst through, then makes the next call wait for the debt to be paid', async () => {
+    const pace = new BytePace(1_000_000, 100_000);
+    const signal = new AbortController().signal;
+    await pace.ready(signal, 't');
+    pace.charge(150_000); // 50 KB in debt: about 50 ms at 1 MB/s
+    const t0 = performance.now();
+    await pace.ready(signal, 't');
+    const waited = performance.now() - t0;
+    assert.ok(waited >= 30, `waited ${waited.toFixed(1)} ms`);
+  });
+
+  void test('a call waiting for the budget gives up with a tool error when its signal aborts', async () => {
+    const pace = new BytePace(1, 1);
+    pace.charge(1_000_000);
+    const ac = new AbortController();
+    const waiting = pace.ready(ac.signal, 'sanitized_parse');
+    ac.abort();
+    await assert.rejects(
+      waiting,
+      (e: unknown) => e instanceof ToolError && /sanitized_parse: gave up/.test(e.message),
+    );
   });
 });

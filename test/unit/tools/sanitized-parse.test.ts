@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ToolError } from '../../../src/errors.js';
-import { ByteBudget } from '../../../src/tools/budget.js';
+import { ByteBudget, BytePace } from '../../../src/tools/budget.js';
 import {
   jsonDepth,
   SANITIZED_PARSE_LIMITS,
@@ -78,6 +78,7 @@ void describe('sanitized_parse', () => {
         proxyUrl: 'http://u:p@127.0.0.1:1',
         maxResultBytes: MAX_TOOL_RESULT_BYTES,
         inFlight: new ByteBudget(1),
+        pace: new BytePace(1e9, 1e9),
       },
     )) as Record<string, unknown>[];
     done = true;

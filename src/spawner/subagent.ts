@@ -24,7 +24,7 @@ import { createSandboxDirs, type LaunchSpec, type Sandbox } from './sandbox/inde
 import type { IsolationLevel, Outcome, SubagentInfo, TerminationReason } from './types.js';
 import { ChildMessageHandler } from './messages.js';
 import { classifyExit, watchMemory } from './monitors.js';
-import { OUTPUT_AUDIT_BYTES, maskSecrets, outputToAudit, withStderrTail } from './output.js';
+import { HeldOutput, OUTPUT_AUDIT_BYTES, maskSecrets, withStderrTail } from './output.js';
 
 /** What a run needs from its orchestrator. */
 export interface RunDeps {
@@ -125,6 +125,8 @@ export class SubagentRun {
   #startupDone = false;
   #killedSandbox: Sandbox | undefined;
   #revoked = false;
+  /** stdout/stderr lines, held until the credential is revoked (see output.ts). */
+  readonly #output: HeldOutput;
   /** performance.now() when the outcome was decided, and when every process was gone and its sockets cut. */
   #decidedAt = 0;
   #cutAt = 0;
@@ -140,6 +142,7 @@ export class SubagentRun {
     this.#reservation = params.reservation;
     this.#deps = deps;
     this.#meter = new Meter(params.agent.constraints);
+    this.#output = new HeldOutput(deps.logger, this.#who(), () => this.#secrets());
     this.result = new Promise<Outcome>((resolve) => {
       this.#resolve = resolve;
     });
@@ -271,7 +274,7 @@ export class SubagentRun {
         scratchDir: dirs.scratchDir,
         maxMemoryMb: constraints.maxMemoryMb,
         ownedDir: dirs.root,
-        onOutput: outputToAudit(this.#deps.logger, this.#who(), () => this.#secrets()),
+        onOutput: this.#output.sink,
         maxOutputBytes: OUTPUT_AUDIT_BYTES,
         gateway: {
           host: addr.host,
@@ -461,6 +464,8 @@ export class SubagentRun {
     // No-ops when #finish already did them; needed when the outcome was decided during startup.
     this.#kill();
     this.#revoke();
+    // The credential is dead now (or never existed): the child's text may be written down.
+    this.#output.release();
     const children = [...this.children];
     for (const child of children) child.terminate('cancelled', `its parent subagent ${this.id} ended`);
     const errors: unknown[] = [];

@@ -30,6 +30,8 @@ export const ErrorCodes = {
   SG_IPC_PROTOCOL: 'A message on the subagent IPC channel was malformed, oversized or unexpected.',
   SG_TOOL_ARGS_INVALID: "A tool call's arguments do not match the tool's input schema.",
   SG_TOOL_FAILED: 'A tool handler threw or rejected.',
+  SG_TOOL_REDIRECT_DENIED:
+    "web_fetch did not follow a redirect because the agent's egress policy refuses its target.",
   SG_TOOL_UNKNOWN: 'A tool definition is missing or invalid.',
   SG_SUBAGENT_FAILED: 'The subagent program threw, crashed or exited without a result.',
   SG_SUBAGENT_OUTPUT: 'The subagent returned a value that is not JSON-serialisable or is too large.',

@@ -29,16 +29,77 @@ function cachedIsoTime(): () => string {
 }
 
 /**
- * Creates the audit logger. Writes are buffered (no fsync per event) and flushed on a clean stop
- * by `closeAuditLogger`; the destination is created if missing and appended to, never truncated.
+ * Longest a record may wait in the file writer's buffer before it is handed to the kernel. A
+ * record in the kernel's page cache survives the death of this process (SIGKILL included), so
+ * this bounds what a crash of the orchestrator can lose, without an fsync per event.
+ */
+export const AUDIT_FLUSH_INTERVAL_MS = 50;
+
+/** The parts of pino's file writer (sonic-boom) the flush timer needs. */
+interface BufferedDestination extends DestinationStream {
+  flush(cb?: (err?: Error) => void): void;
+  readonly destroyed?: boolean;
+  /** Bytes buffered and not yet written (sonic-boom internals, read defensively). */
+  readonly _len?: unknown;
+  readonly _writing?: unknown;
+}
+
+/**
+ * Hands buffered records to the kernel within {@link AUDIT_FLUSH_INTERVAL_MS} of being logged.
+ * The timer is armed by a write and re-arms itself only while bytes are still buffered, so a quiet
+ * logger has no timer at all and a busy one flushes at most every interval: under load the
+ * writer's own `minLength` batching does the work and the timer finds nothing left to do.
+ * Unref'd: it never keeps the process alive. Exits are covered by pino, which registers a
+ * synchronous flush on process 'exit' for every asynchronous destination.
+ */
+function flushTimer(dest: BufferedDestination): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const pending = (): boolean => (typeof dest._len === 'number' ? dest._len > 0 : true);
+  const tick = (): void => {
+    timer = undefined;
+    if (dest.destroyed === true || !pending()) return;
+    // While a write is in flight sonic-boom continues on its own only above minLength: check again.
+    if (dest._writing !== true) dest.flush();
+    arm();
+  };
+  const arm = (): void => {
+    if (timer === undefined) timer = setTimeout(tick, AUDIT_FLUSH_INTERVAL_MS).unref();
+  };
+  return arm;
+}
+
+/**
+ * Creates the audit logger. File writes are batched (no fsync per event) but reach the kernel
+ * within {@link AUDIT_FLUSH_INTERVAL_MS} of the event, so a SIGKILLed orchestrator loses at most
+ * that window; `close()` flushes everything. The destination is created if missing and appended
+ * to, never truncated. A library installs no signal handlers: a host that wants a flush on
+ * SIGTERM/SIGINT calls `close()` from its own handler (the CLI does).
  */
 export function createAuditLogger(opts: AuditLoggerOptions = {}): { logger: Logger; close(): Promise<void> } {
-  const dest: DestinationStream & { flushSync?: () => void; end?: () => void } =
+  const file =
     opts.path === undefined
-      ? pino.destination({ dest: 2, sync: true })
-      : pino.destination({ dest: opts.path, sync: false, mkdir: true, append: true, minLength: 4096 });
+      ? undefined
+      : (pino.destination({
+          dest: opts.path,
+          sync: false,
+          mkdir: true,
+          append: true,
+          minLength: 4096,
+        }) as BufferedDestination);
+  const dest: DestinationStream = file ?? pino.destination({ dest: 2, sync: true });
+  const armTimer = file === undefined ? undefined : flushTimer(file);
   const logger = pino(
     {
+      ...(armTimer === undefined
+        ? {}
+        : {
+            hooks: {
+              streamWrite: (s: string): string => {
+                armTimer();
+                return s;
+              },
+            },
+          }),
       level: opts.level ?? 'info',
       base: { service: 'subagent-guard' },
       redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },

@@ -15,6 +15,7 @@ import { AuditEvent } from '../audit/events.js';
 import type { AgentConfig, UpstreamProxy } from '../config/types.js';
 import type { EgressDecision, EgressGateway, ProxyCredential } from '../gateway/types.js';
 import { createParentChannel, type ChildMessage, type IpcChannel, type ParentMessage } from '../ipc/index.js';
+import { EgressPolicy } from '../policy/egress.js';
 import type { ToolDecision } from '../policy/types.js';
 import type { BrokerSession, ToolBroker } from '../tools/broker.js';
 import { Meter, violationForEgress } from './meter.js';
@@ -23,7 +24,7 @@ import { createSandboxDirs, type LaunchSpec, type Sandbox } from './sandbox/inde
 import type { IsolationLevel, Outcome, SubagentInfo, TerminationReason } from './types.js';
 import { ChildMessageHandler } from './messages.js';
 import { classifyExit, watchMemory } from './monitors.js';
-import { OUTPUT_AUDIT_BYTES, maskSecrets, outputToAudit, withStderrTail } from './output.js';
+import { HeldOutput, OUTPUT_AUDIT_BYTES, maskSecrets, withStderrTail } from './output.js';
 
 /** What a run needs from its orchestrator. */
 export interface RunDeps {
@@ -124,6 +125,8 @@ export class SubagentRun {
   #startupDone = false;
   #killedSandbox: Sandbox | undefined;
   #revoked = false;
+  /** stdout/stderr lines, held until the credential is revoked (see output.ts). */
+  readonly #output: HeldOutput;
   /** performance.now() when the outcome was decided, and when every process was gone and its sockets cut. */
   #decidedAt = 0;
   #cutAt = 0;
@@ -139,6 +142,7 @@ export class SubagentRun {
     this.#reservation = params.reservation;
     this.#deps = deps;
     this.#meter = new Meter(params.agent.constraints);
+    this.#output = new HeldOutput(deps.logger, this.#who(), () => this.#secrets());
     this.result = new Promise<Outcome>((resolve) => {
       this.#resolve = resolve;
     });
@@ -275,7 +279,7 @@ export class SubagentRun {
         scratchDir: dirs.scratchDir,
         maxMemoryMb: constraints.maxMemoryMb,
         ownedDir: dirs.root,
-        onOutput: outputToAudit(this.#deps.logger, this.#who(), () => this.#secrets()),
+        onOutput: this.#output.sink,
         maxOutputBytes: OUTPUT_AUDIT_BYTES,
         gateway: {
           host: addr.host,
@@ -392,6 +396,9 @@ export class SubagentRun {
       reserveCost: (usd) => this.#meter.reserveCost(usd),
       signal: this.#abort.signal,
       proxyUrl: cred.proxyUrl,
+      // The same pure policy the gateway built at register(): web_fetch checks a redirect's
+      // target with it, so an origin's redirect to a refused target is a tool error, not a kill.
+      egress: new EgressPolicy(this.agent.network, { gatewayAddresses: [this.#deps.gateway.address.host] }),
     };
   }
 
@@ -462,6 +469,8 @@ export class SubagentRun {
     // No-ops when #finish already did them; needed when the outcome was decided during startup.
     this.#kill();
     this.#revoke();
+    // The credential is dead now (or never existed): the child's text may be written down.
+    this.#output.release();
     const children = [...this.children];
     for (const child of children) child.terminate('cancelled', `its parent subagent ${this.id} ended`);
     const errors: unknown[] = [];

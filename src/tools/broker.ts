@@ -4,8 +4,15 @@ import { AuditEvent } from '../audit/events.js';
 import { GuardError, ToolError } from '../errors.js';
 import { TOOL_ALIASES } from '../policy/tool-groups.js';
 import type { ToolDecision } from '../policy/types.js';
+import { ByteBudget, BytePace } from './budget.js';
 import { BUILTIN_TOOLS } from './builtin/index.js';
-import type { ToolDefinition } from './types.js';
+import {
+  MAX_TOOL_RESULT_BYTES,
+  TOOL_BYTES_BURST_PER_SUBAGENT,
+  TOOL_BYTES_IN_FLIGHT_PER_SUBAGENT,
+  TOOL_BYTES_PER_SECOND_PER_SUBAGENT,
+} from './limits.js';
+import type { BuiltinToolContext, ToolDefinition } from './types.js';
 
 /** Violations the broker can report; the spawner terminates the subagent with this reason. */
 export type BrokerViolation = 'tool_denied' | 'api_calls_exceeded' | 'cost_exceeded';
@@ -31,6 +38,11 @@ export interface BrokerSession {
   readonly signal: AbortSignal;
   /** The subagent's own gateway credential, for built-in tools only. */
   readonly proxyUrl: string;
+  /**
+   * The agent's egress policy (decisions before DNS), for built-in tools only: web_fetch refuses a
+   * redirect it would deny as a tool error instead of a violation. Absent: the gateway decides.
+   */
+  readonly egress?: BuiltinToolContext['egress'];
 }
 
 /** Options of {@link ToolBroker}. */
@@ -38,8 +50,10 @@ export interface ToolBrokerOptions {
   /** User tools; a user tool with a built-in's name replaces the built-in. */
   readonly tools?: Readonly<Record<string, ToolDefinition>> | undefined;
   readonly logger: Logger;
-  /** Serialised result size cap. @default 786432 (768 KiB, below the 1 MiB IPC frame) */
+  /** Serialised result size cap. @default MAX_TOOL_RESULT_BYTES (768 KiB, below the 1 MiB IPC frame) */
   readonly maxResultBytes?: number;
+  /** Bytes one subagent's built-in calls may hold at once. @default TOOL_BYTES_IN_FLIGHT_PER_SUBAGENT (2 MiB) */
+  readonly maxBytesInFlight?: number;
 }
 
 interface CompiledTool {
@@ -90,10 +104,14 @@ export class ToolBroker {
   readonly #tools = new Map<string, CompiledTool>();
   readonly #logger: Logger;
   readonly #maxResultBytes: number;
+  readonly #maxBytesInFlight: number;
+  /** One in-flight budget per session (per subagent), dropped with the session. */
+  readonly #budgets = new WeakMap<BrokerSession, { inFlight: ByteBudget; pace: BytePace }>();
 
   constructor(opts: ToolBrokerOptions) {
     this.#logger = opts.logger;
-    this.#maxResultBytes = opts.maxResultBytes ?? 768 * 1024;
+    this.#maxResultBytes = opts.maxResultBytes ?? MAX_TOOL_RESULT_BYTES;
+    this.#maxBytesInFlight = opts.maxBytesInFlight ?? TOOL_BYTES_IN_FLIGHT_PER_SUBAGENT;
     // One ajv instance per broker: compiled validators are cached per tool, never per call.
     const ajv = new Ajv({ strict: true, allErrors: false, validateFormats: false, coerceTypes: false });
     const compile = (name: string, schema: object): ValidateFunction => {
@@ -118,6 +136,9 @@ export class ToolBroker {
             agent: s.agent,
             signal: s.signal,
             proxyUrl: s.proxyUrl,
+            maxResultBytes: this.#maxResultBytes,
+            ...this.#budgetOf(s),
+            egress: s.egress,
           }),
       });
     }
@@ -133,6 +154,18 @@ export class ToolBroker {
         run: (args, s) => def.handler(args, { subagentId: s.subagentId, agent: s.agent, signal: s.signal }),
       });
     }
+  }
+
+  #budgetOf(session: BrokerSession): { inFlight: ByteBudget; pace: BytePace } {
+    let budget = this.#budgets.get(session);
+    if (budget === undefined) {
+      budget = {
+        inFlight: new ByteBudget(this.#maxBytesInFlight),
+        pace: new BytePace(TOOL_BYTES_PER_SECOND_PER_SUBAGENT, TOOL_BYTES_BURST_PER_SUBAGENT),
+      };
+      this.#budgets.set(session, budget);
+    }
+    return budget;
   }
 
   /** Names of every tool the broker can run (built-ins and user tools), canonical lower-case. */
@@ -220,7 +253,7 @@ export class ToolBroker {
     logged: string,
   ): Promise<BrokerOutcome> {
     const started = performance.now();
-    const outcome = await this.#run(tool, args, session);
+    const { outcome, denied } = await this.#run(tool, args, session);
     this.#logger.info(
       {
         event: AuditEvent.ToolResult,
@@ -230,6 +263,8 @@ export class ToolBroker {
         tool: logged,
         ok: outcome.kind === 'ok',
         code: outcome.kind === 'error' ? outcome.error.code : undefined,
+        // A refusal a built-in made on the subagent's behalf (e.g. a redirect): its one audit record.
+        denied,
         costUsd: tool.costUsd,
         durationMs: Math.round(performance.now() - started),
       },
@@ -238,13 +273,25 @@ export class ToolBroker {
     return outcome;
   }
 
-  async #run(tool: CompiledTool, args: unknown, session: BrokerSession): Promise<BrokerOutcome> {
+  async #run(
+    tool: CompiledTool,
+    args: unknown,
+    session: BrokerSession,
+  ): Promise<{ outcome: BrokerOutcome; denied?: Readonly<Record<string, unknown>> | undefined }> {
     let value: unknown;
     try {
       value = await tool.run(args, session);
     } catch (err) {
-      return { kind: 'error', error: toError(err, tool.name) };
+      const denied =
+        tool.builtin && err instanceof GuardError && err.code === 'SG_TOOL_REDIRECT_DENIED'
+          ? err.details
+          : undefined;
+      return { outcome: { kind: 'error', error: toError(err, tool.name) }, denied };
     }
+    return { outcome: this.#capped(tool, value) };
+  }
+
+  #capped(tool: CompiledTool, value: unknown): BrokerOutcome {
     let text: string | undefined;
     try {
       text = JSON.stringify(value);
@@ -270,7 +317,10 @@ export class ToolBroker {
         },
       };
     }
-    // Re-parse so the child receives plain JSON data, never live objects or getters from the handler.
+    // Re-parse so the child receives plain JSON data, never live objects or getters from the
+    // handler. A built-in's result is plain data already (our code builds it from JSON.parse and
+    // strings), and re-parsing up to 768 KiB would cost the parent's loop another ~15 ms per call.
+    if (tool.builtin) return { kind: 'ok', value: value ?? null };
     return { kind: 'ok', value: text === undefined ? null : (JSON.parse(text) as unknown) };
   }
 }

@@ -2,6 +2,8 @@
  * Tool definitions: what the parent offers subagents through the broker. Tools run in the parent
  * (trusted code); a subagent only ever sees the JSON result of a call it was allowed to make.
  */
+import type { EgressDecision, EgressTarget } from '../policy/egress.js';
+import type { ByteBudget, BytePace } from './budget.js';
 
 /** What a tool handler learns about the call. Never contains the subagent's credential. */
 export interface ToolContext {
@@ -41,6 +43,18 @@ export interface ToolDefinition {
 export interface BuiltinToolContext extends ToolContext {
   /** `http://user:pass@127.0.0.1:PORT` of the egress gateway, this subagent's credential inside. */
   readonly proxyUrl: string;
+  /** The broker's cap on the serialised result: a built-in sizes its answer to fit. */
+  readonly maxResultBytes: number;
+  /** Bytes this subagent's concurrent calls may hold in the parent, shared by all of them. */
+  readonly inFlight: ByteBudget;
+  /** Bytes per second this subagent's calls may make the parent process, shared by all of them. */
+  readonly pace: BytePace;
+  /**
+   * The agent's egress policy, decided before DNS (port, host allowlist, IP literals). Used to
+   * refuse, as a tool error, a target the subagent did not choose (a redirect). Absent: the
+   * gateway alone decides.
+   */
+  readonly egress?: { checkTarget(t: EgressTarget): EgressDecision } | undefined;
 }
 
 /** A built-in tool: like a ToolDefinition, but its handler also receives the subagent's egress credential. */

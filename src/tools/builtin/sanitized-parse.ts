@@ -1,12 +1,18 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ToolError } from '../../errors.js';
+import { MAX_TOOL_RESULT_BYTES } from '../limits.js';
 import type { BuiltinToolDefinition } from '../types.js';
 
 /** Default and hard ceilings of `sanitized_parse`. */
 export const SANITIZED_PARSE_LIMITS = {
   /** @default 262144 (256 KiB) */
   defaultMaxBytes: 256 * 1024,
-  /** No call may raise maxBytes above this (the text arrived in one IPC frame anyway). */
-  hardMaxBytes: 1024 * 1024,
+  /**
+   * No call may raise maxBytes above the broker's result cap: the parsed value comes back as the
+   * result, and minified JSON re-serialises to about its own size, so a longer text could only
+   * be parsed (at the parent's expense) to fail the cap afterwards. Minify a text to fit.
+   */
+  hardMaxBytes: MAX_TOOL_RESULT_BYTES,
   /** @default 32 */
   defaultMaxDepth: 32,
   hardMaxDepth: 256,
@@ -44,11 +50,41 @@ function readLimit(value: unknown, fallback: number, hard: number): number {
   return typeof value === 'number' ? Math.min(value, hard) : fallback;
 }
 
+/** Objects visited between two yields to the event loop while dropping poison keys. */
+const NODES_PER_SLICE = 4096;
+
 /**
- * Parses untrusted JSON with a size cap, a depth cap and prototype-pollution keys removed.
- * Failures are tool errors returned to the subagent, never violations: bad data is expected here.
+ * Deletes every poison key from a freshly parsed value, iteratively (the depth is bounded already,
+ * but no recursion is cheaper than a bounded one). Yields after every {@link NODES_PER_SLICE}
+ * objects, so a caller on the event loop can pause there; a synchronous caller just runs it out.
  */
-export function sanitizedParse(text: string, opts: { maxBytes?: number; maxDepth?: number } = {}): unknown {
+function* dropPoisonKeys(root: unknown): Generator<void, void, void> {
+  const stack: unknown[] = [root];
+  let visited = 0;
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (typeof node !== 'object' || node === null) continue;
+    if (++visited % NODES_PER_SLICE === 0) yield;
+    if (Array.isArray(node)) {
+      for (const item of node) if (typeof item === 'object' && item !== null) stack.push(item);
+      continue;
+    }
+    const record = node as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      if (POISON_KEYS.has(key)) Reflect.deleteProperty(record, key);
+      else {
+        const v = record[key];
+        if (typeof v === 'object' && v !== null) stack.push(v);
+      }
+    }
+  }
+}
+
+/**
+ * Checks size and depth, then parses without a reviver (a reviver made parsing four times
+ * slower, all of it on the parent's event loop). Size is refused before anything is scanned.
+ */
+function checkText(text: string, opts: { maxBytes?: number; maxDepth?: number }): void {
   const maxBytes = readLimit(
     opts.maxBytes,
     SANITIZED_PARSE_LIMITS.defaultMaxBytes,
@@ -73,12 +109,52 @@ export function sanitizedParse(text: string, opts: { maxBytes?: number; maxDepth
       `sanitized_parse: nesting deeper than ${maxDepth} levels at offset ${exceededAt}`,
     );
   }
+}
+
+function parseText(text: string): unknown {
   try {
-    return JSON.parse(text, (key, value: unknown) => (POISON_KEYS.has(key) ? undefined : value)) as unknown;
+    return JSON.parse(text) as unknown;
   } catch (err) {
     const why = err instanceof Error ? err.message : 'unparseable';
     throw new ToolError('SG_TOOL_FAILED', `sanitized_parse: invalid JSON (${why})`);
   }
+}
+
+/**
+ * Parses untrusted JSON with a size cap, a depth cap and prototype-pollution keys removed.
+ * Failures are tool errors returned to the subagent, never violations: bad data is expected here.
+ */
+export function sanitizedParse(text: string, opts: { maxBytes?: number; maxDepth?: number } = {}): unknown {
+  checkText(text, opts);
+  const value = parseText(text);
+  const walk = dropPoisonKeys(value);
+  while (walk.next().done !== true);
+  return value;
+}
+
+/**
+ * {@link sanitizedParse} for the parent's event loop: the longest unbroken step is `JSON.parse`
+ * of a text already known to fit the result cap (10-20 ms at the maximum); the checks run in a turn
+ * of their own and the poison-key walk yields every {@link NODES_PER_SLICE} objects.
+ */
+export async function sanitizedParseSliced(
+  text: string,
+  opts: { maxBytes?: number; maxDepth?: number } = {},
+  pace?: { ready(signal: AbortSignal, what: string): Promise<void>; charge(bytes: number): void },
+  signal?: AbortSignal,
+): Promise<unknown> {
+  checkText(text, opts);
+  if (pace !== undefined && signal !== undefined) {
+    // A subagent that keeps the parser busy waits for its own throughput budget.
+    await pace.ready(signal, 'sanitized_parse');
+    pace.charge(text.length);
+  }
+  // The size check, the depth scan and the parse each get their own turn of the loop.
+  await yieldToLoop();
+  const value = parseText(text);
+  const walk = dropPoisonKeys(value);
+  while (walk.next().done !== true) await yieldToLoop();
+  return value;
 }
 
 /** The `sanitized_parse` built-in tool: `{ text, maxBytes?, maxDepth? }` → the parsed value. */
@@ -94,7 +170,7 @@ export const sanitizedParseTool: BuiltinToolDefinition = {
     required: ['text'],
     additionalProperties: false,
   },
-  handler: (args) => {
+  handler: (args, ctx) => {
     // The broker validated args against inputSchema; re-check the shape rather than cast.
     if (typeof args !== 'object' || args === null || !('text' in args) || typeof args.text !== 'string') {
       return Promise.reject(
@@ -104,10 +180,6 @@ export const sanitizedParseTool: BuiltinToolDefinition = {
     const opts: { maxBytes?: number; maxDepth?: number } = {};
     if ('maxBytes' in args && typeof args.maxBytes === 'number') opts.maxBytes = args.maxBytes;
     if ('maxDepth' in args && typeof args.maxDepth === 'number') opts.maxDepth = args.maxDepth;
-    try {
-      return Promise.resolve(sanitizedParse(args.text, opts));
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
+    return sanitizedParseSliced(args.text, opts, ctx.pace, ctx.signal);
   },
 };

@@ -1,11 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  maskSecrets,
-  outputToAudit,
-  STDERR_TAIL_CHARS,
-  withStderrTail,
-} from '../../../src/spawner/output.js';
+import { HeldOutput, maskSecrets, STDERR_TAIL_CHARS, withStderrTail } from '../../../src/spawner/output.js';
 import { collectAudit } from '../../helpers/spawner-audit.js';
 
 const SECRET = 'Zx81_abcdefghijklmnopq';
@@ -27,11 +22,19 @@ void describe('subagent output', () => {
     assert.equal(long.length, 'm; stderr: …'.length + STDERR_TAIL_CHARS);
   });
 
-  void test('each line becomes one subagent.output audit record with who and which stream', () => {
+  void test('each line becomes one subagent.output audit record with who and which stream, once released', () => {
     const audit = collectAudit();
-    const sink = outputToAudit(audit.logger, { subagentId: 'id1', agent: 'a', parent: 'p' }, () => [SECRET]);
-    sink({ stream: 'stderr', text: `proxy http://id1:${SECRET}@127.0.0.1:1` });
-    const [rec] = audit.events('subagent.output');
+    const held = new HeldOutput(audit.logger, { subagentId: 'id1', agent: 'a', parent: 'p' }, () => [SECRET]);
+    held.sink({ stream: 'stderr', text: `proxy http://id1:${SECRET}@127.0.0.1:1` });
+    assert.equal(
+      audit.events('subagent.output').length,
+      0,
+      'nothing is written while the credential may live',
+    );
+    held.release();
+    held.sink({ stream: 'stdout', text: 'late line' });
+    const [rec, late] = audit.events('subagent.output');
+    assert.equal(late?.['text'], 'late line', 'after release, lines are written at once');
     assert.equal(rec?.['subagentId'], 'id1');
     assert.equal(rec['stream'], 'stderr');
     assert.equal(rec['text'], 'proxy http://id1:***@127.0.0.1:1');

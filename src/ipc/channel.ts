@@ -20,7 +20,6 @@ import {
   type DecodedFrame,
   type FrameDecoderOptions,
 } from './framing.js';
-import { MAX_BUFFERED_SEND_BYTES } from './limits.js';
 
 /**
  * What the channel needs from a schema: zod's `safeParse` shape. Structural, so the child runtime
@@ -44,7 +43,8 @@ export interface IpcChannelOptions<In> {
   readonly small?: FrameDecoderOptions['small'];
   /**
    * Bytes written but not yet taken by the stream (the peer is not reading) beyond which the
-   * channel fails with IpcProtocolError. @default 4194304
+   * channel fails with IpcProtocolError. The parent's end (createParentChannel) sets 4 MiB;
+   * a child's queue is its own memory, bounded by its own limits. @default Infinity
    */
   readonly maxQueuedBytes?: number;
 }
@@ -109,7 +109,7 @@ export class IpcChannel<In, Out> extends EventEmitter<IpcChannelEvents<In>> {
     this.#stream = stream;
     this.#schema = opts.schema;
     this.#maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    this.#maxQueuedBytes = opts.maxQueuedBytes ?? MAX_BUFFERED_SEND_BYTES;
+    this.#maxQueuedBytes = opts.maxQueuedBytes ?? Number.POSITIVE_INFINITY;
     this.#decoder = new FrameDecoder({
       maxFrameBytes: this.#maxFrameBytes,
       ...(opts.small === undefined ? {} : { small: opts.small }),

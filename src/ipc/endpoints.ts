@@ -4,7 +4,7 @@
  */
 import type { Duplex } from 'node:stream';
 import { IpcChannel } from './channel.js';
-import { LARGE_CHILD_FRAME_TYPES, MAX_SMALL_FRAME_BYTES } from './limits.js';
+import { LARGE_CHILD_FRAME_TYPES, MAX_BUFFERED_SEND_BYTES, MAX_SMALL_FRAME_BYTES } from './limits.js';
 import {
   ChildMessageSchema,
   ParentMessageSchema,
@@ -24,6 +24,7 @@ export function createParentChannel(
   return new IpcChannel<ChildMessage, ParentMessage>(stream, {
     schema: ChildMessageSchema,
     small: { maxBytes: MAX_SMALL_FRAME_BYTES, largeTypes: LARGE_CHILD_FRAME_TYPES },
+    maxQueuedBytes: MAX_BUFFERED_SEND_BYTES,
     ...opts,
   });
 }

@@ -58,10 +58,17 @@ export const LOG_LINES_PER_SECOND = 100;
 /** Lines a subagent may send in a burst above {@link LOG_LINES_PER_SECOND}. */
 export const LOG_BURST_LINES = 500;
 /**
- * A flood far beyond the rate is a `protocol_violation`: more than this many dropped lines, or
- * more than {@link LOG_FLOOD_BYTES} of dropped frames. Each dropped line still cost the parent a
- * decode, so dropping alone does not bound the parent's work.
+ * A flood far beyond the rate is a `protocol_violation`: every `log` frame, written or dropped,
+ * costs the parent a decode and a validation (~20 µs for a short line), so dropping alone does not
+ * bound the parent's work. Frames are counted against a second, much larger bucket: this many
+ * lines per second with a burst of {@link LOG_FLOOD_BURST_LINES}; and likewise in bytes.
+ * A subagent that logs below 1,000 lines/s only loses lines; one that logs in a tight loop ends
+ * after about 10,000 lines.
  */
-export const LOG_FLOOD_LINES = 20_000;
-/** See {@link LOG_FLOOD_LINES}: dropped `log` frame bytes that make a flood. */
-export const LOG_FLOOD_BYTES = 4 * 1024 * 1024;
+export const LOG_FLOOD_LINES_PER_SECOND = 1000;
+/** See {@link LOG_FLOOD_LINES_PER_SECOND}. */
+export const LOG_FLOOD_BURST_LINES = 10_000;
+/** `log` frame bytes per second beyond which (after the burst) a subagent floods. */
+export const LOG_FLOOD_BYTES_PER_SECOND = 1024 * 1024;
+/** See {@link LOG_FLOOD_BYTES_PER_SECOND}. */
+export const LOG_FLOOD_BURST_BYTES = 8 * 1024 * 1024;

@@ -13,8 +13,10 @@ import { IpcProtocolError, SpawnDeniedError } from '../errors.js';
 import { AuditEvent } from '../audit/events.js';
 import {
   LOG_BURST_LINES,
-  LOG_FLOOD_BYTES,
-  LOG_FLOOD_LINES,
+  LOG_FLOOD_BURST_BYTES,
+  LOG_FLOOD_BURST_LINES,
+  LOG_FLOOD_BYTES_PER_SECOND,
+  LOG_FLOOD_LINES_PER_SECOND,
   LOG_LINES_PER_SECOND,
   MAX_LOG_FIELDS_BYTES,
   describeThrown,
@@ -63,16 +65,19 @@ export class ChildMessageHandler {
   #started = false;
   /** Lines accepted by the rate (written while under MAX_LOG_LINES). */
   #logLines = 0;
-  /** Log-rate token bucket: tokens left and when they were last refilled. */
-  #logTokens = LOG_BURST_LINES;
-  #logRefilledAt: number;
+  /** Lines written to the audit log, and every log frame received (lines and bytes). */
+  readonly #logRate: TokenBucket;
+  readonly #floodLines: TokenBucket;
+  readonly #floodBytes: TokenBucket;
   #rateDropped = 0;
-  #rateDroppedBytes = 0;
 
   constructor(deps: MessageHandlerDeps) {
     this.#deps = deps;
     this.#now = deps.now ?? (() => performance.now());
-    this.#logRefilledAt = this.#now();
+    const t = this.#now();
+    this.#logRate = new TokenBucket(LOG_LINES_PER_SECOND, LOG_BURST_LINES, t);
+    this.#floodLines = new TokenBucket(LOG_FLOOD_LINES_PER_SECOND, LOG_FLOOD_BURST_LINES, t);
+    this.#floodBytes = new TokenBucket(LOG_FLOOD_BYTES_PER_SECOND, LOG_FLOOD_BURST_BYTES, t);
   }
 
   /** Log lines dropped: over the per-subagent cap, or over the rate. */
@@ -227,16 +232,16 @@ export class ChildMessageHandler {
    */
   #logAdmitted(bytes: number): boolean {
     const now = this.#now();
-    const refill = ((now - this.#logRefilledAt) / 1000) * LOG_LINES_PER_SECOND;
-    this.#logTokens = Math.min(LOG_BURST_LINES, this.#logTokens + refill);
-    this.#logRefilledAt = now;
-    if (this.#logTokens >= 1) {
-      this.#logTokens -= 1;
-      return true;
-    }
-    this.#rateDropped += 1;
-    this.#rateDroppedBytes += bytes;
     const d = this.#deps;
+    if (!this.#floodLines.take(1, now) || !this.#floodBytes.take(bytes, now)) {
+      d.terminate(
+        'protocol_violation',
+        `log flood: over ${LOG_FLOOD_LINES_PER_SECOND} lines/s or ${LOG_FLOOD_BYTES_PER_SECOND} bytes/s beyond a burst of ${LOG_FLOOD_BURST_LINES} lines / ${LOG_FLOOD_BURST_BYTES} bytes`,
+      );
+      return false;
+    }
+    if (this.#logRate.take(1, now)) return true;
+    this.#rateDropped += 1;
     if (this.#rateDropped === 1) {
       d.logger.warn(
         {
@@ -245,12 +250,6 @@ export class ChildMessageHandler {
           text: `log rate over ${LOG_LINES_PER_SECOND} lines/s; further lines over the rate are dropped`,
         },
         'subagent log',
-      );
-    }
-    if (this.#rateDropped > LOG_FLOOD_LINES || this.#rateDroppedBytes > LOG_FLOOD_BYTES) {
-      d.terminate(
-        'protocol_violation',
-        `log flood: ${this.#rateDropped} lines (${this.#rateDroppedBytes} bytes) over the rate of ${LOG_LINES_PER_SECOND} lines/s`,
       );
     }
     return false;
@@ -302,5 +301,29 @@ export class ChildMessageHandler {
       return;
     }
     d.complete({ status: 'completed', output: msg.output });
+  }
+}
+
+/** A token bucket: `rate` tokens per second, at most `burst` saved up. */
+class TokenBucket {
+  readonly #rate: number;
+  readonly #burst: number;
+  #tokens: number;
+  #at: number;
+
+  constructor(rate: number, burst: number, now: number) {
+    this.#rate = rate;
+    this.#burst = burst;
+    this.#tokens = burst;
+    this.#at = now;
+  }
+
+  /** Takes `n` tokens if there are that many; false (nothing taken) otherwise. */
+  take(n: number, now: number): boolean {
+    this.#tokens = Math.min(this.#burst, this.#tokens + (Math.max(0, now - this.#at) / 1000) * this.#rate);
+    this.#at = now;
+    if (this.#tokens < n) return false;
+    this.#tokens -= n;
+    return true;
   }
 }

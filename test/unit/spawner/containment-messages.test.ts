@@ -7,7 +7,12 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino, type Logger } from 'pino';
 import type { ParentMessage } from '../../../src/ipc/index.js';
-import { LOG_BURST_LINES, LOG_FLOOD_LINES, LOG_LINES_PER_SECOND } from '../../../src/ipc/limits.js';
+import {
+  LOG_BURST_LINES,
+  LOG_FLOOD_BURST_LINES,
+  LOG_FLOOD_LINES_PER_SECOND,
+  LOG_LINES_PER_SECOND,
+} from '../../../src/ipc/limits.js';
 import { ToolAcl } from '../../../src/policy/tools.js';
 import { ChildMessageHandler } from '../../../src/spawner/messages.js';
 import { Meter } from '../../../src/spawner/meter.js';
@@ -188,15 +193,33 @@ void describe('ChildMessageHandler log rate', () => {
     assert.deepEqual(h.ends, []);
   });
 
-  void test('a flood far beyond the rate is a protocol_violation', () => {
+  void test('a flood far beyond the rate is a protocol_violation after the flood burst', () => {
     const h = harness();
-    for (let i = 0; i < LOG_BURST_LINES + LOG_FLOOD_LINES + 10; i++)
-      h.handler.handle({ type: 'log', msg: 'x' }, 10);
+    let sent = 0;
+    while (h.ends.length === 0 && sent < 100_000) {
+      h.handler.handle({ type: 'log', msg: 'x' }, 30);
+      sent += 1;
+    }
     assert.deepEqual(
       h.ends.map((e) => e.reason),
       ['protocol_violation'],
     );
     assert.match(h.ends[0]?.detail ?? '', /log flood/);
+    assert.equal(sent, LOG_FLOOD_BURST_LINES + 1);
+  });
+
+  void test('a chatty subagent below the flood rate only loses lines, for as long as it runs', () => {
+    const h = harness();
+    // 60 s at 90 % of the flood rate.
+    const perSecond = Math.floor(LOG_FLOOD_LINES_PER_SECOND * 0.9);
+    for (let s = 0; s < 60; s++) {
+      for (let i = 0; i < perSecond; i++) {
+        h.clock.ms += 1000 / perSecond;
+        h.handler.handle({ type: 'log', msg: 'x' }, 30);
+      }
+    }
+    assert.deepEqual(h.ends, []);
+    assert.ok(h.handler.droppedLogLines > 0);
   });
 
   void test('a flood of large frames is a violation after a few MiB', () => {

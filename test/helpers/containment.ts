@@ -50,6 +50,17 @@ export default async (task) => {
   }
   return out;
 };`,
+  // A subagent that hands over values deeper than the protocol carries, through the runtime:
+  // log fields (replaced by a marker), tool arguments (the call fails) and its output.
+  'too-deep.mjs': `export default async (task, ctx) => {
+  let deep = null;
+  for (let i = 0; i < task.depth; i++) deep = [deep];
+  ctx.log('deep fields', { deep });
+  let call = 'answered';
+  try { await ctx.tools.call('echo', { deep }); } catch (e) { call = e.code ?? String(e); }
+  ctx.log('tool call ' + call);
+  return deep;
+};`,
   // A benign sibling: task.calls echo calls spaced by task.gapMs, then its answer.
   'benign.mjs': `export default async (task, ctx) => {
   let n = 0;

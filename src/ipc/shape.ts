@@ -30,43 +30,41 @@ const COLON = 0x3a;
  * @example jsonShapeProblem('[[[1]]]', { maxDepth: 2, maxKeys: 10 }) // 'nesting deeper than 2 levels at offset 2'
  */
 export function jsonShapeProblem(text: string | Uint8Array, limits: ShapeLimits): string | null {
-  const bytes = typeof text !== 'string';
-  const length = text.length;
+  // One monomorphic loop over bytes (a string is encoded once): the scan runs on every frame.
+  const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
+  const length = bytes.length;
+  const maxDepth = limits.maxDepth;
+  const maxKeys = limits.maxKeys;
   // Keys seen so far in the object open at each depth (arrays never count keys).
-  const keys = new Uint32Array(limits.maxDepth + 2);
+  const keys = new Uint32Array(maxDepth + 2);
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < length; i++) {
-    const c = bytes ? (text[i] as number) : text.charCodeAt(i);
-    if (inString) {
-      if (c === BACKSLASH) i++;
-      else if (c === QUOTE) inString = false;
-      continue;
-    }
-    switch (c) {
-      case QUOTE:
-        inString = true;
-        break;
-      case OPEN_BRACE:
-      case OPEN_BRACKET:
-        depth++;
-        if (depth > limits.maxDepth) return `nesting deeper than ${limits.maxDepth} levels at offset ${i}`;
-        keys[depth] = 0;
-        break;
-      case CLOSE_BRACE:
-      case CLOSE_BRACKET:
-        // Unbalanced text is JSON.parse's to refuse; only keep the counter in range.
-        if (depth > 0) depth--;
-        break;
-      case COLON: {
-        const n = (keys[depth] ?? 0) + 1;
-        if (n > limits.maxKeys) return `an object with more than ${limits.maxKeys} keys at offset ${i}`;
-        keys[depth] = n;
-        break;
-      }
-      default:
-        break;
+    const c = bytes[i] as number;
+    if (c === QUOTE) {
+      // Jump to the closing quote: the next quote preceded by an even number of backslashes.
+      let end = bytes.indexOf(QUOTE, i + 1);
+      while (end !== -1 && escaped(bytes, end, i)) end = bytes.indexOf(QUOTE, end + 1);
+      if (end === -1) return null; // unterminated: JSON.parse refuses it
+      i = end;
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      depth++;
+      if (depth > maxDepth) return `nesting deeper than ${maxDepth} levels at offset ${i}`;
+      keys[depth] = 0;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+      // Unbalanced text is JSON.parse's to refuse; only keep the counter in range.
+      if (depth > 0) depth--;
+    } else if (c === COLON) {
+      const n = (keys[depth] as number) + 1;
+      if (n > maxKeys) return `an object with more than ${maxKeys} keys at offset ${i}`;
+      keys[depth] = n;
     }
   }
   return null;
+}
+
+/** True when the quote at `at` is escaped: an odd run of backslashes before it (after `from`). */
+function escaped(bytes: Uint8Array, at: number, from: number): boolean {
+  let n = 0;
+  for (let j = at - 1; j > from && bytes[j] === BACKSLASH; j--) n++;
+  return n % 2 === 1;
 }

@@ -7,7 +7,7 @@
  * intersected pattern by pattern; when two wildcards overlap without one containing the other the
  * overlap cannot be written as a pattern, so it is left out (denied) and reported.
  */
-import { TOOL_ALIASES, TOOL_GROUPS } from '../policy/tool-groups.js';
+import { TOOL_ALIASES, toolAlias, toolGroup } from '../policy/tool-groups.js';
 import type { IssueCollector } from './issues.js';
 import { checkToolPattern } from './patterns.js';
 import { childPointer } from './pointer.js';
@@ -28,7 +28,7 @@ export function toolPatterns(list: unknown, path: string, issues: IssueCollector
 
 /** Every name that denotes the same tool (`bash` and `exec`). */
 function equivalents(name: string): string[] {
-  const target = TOOL_ALIASES[name] ?? name;
+  const target = toolAlias(name) ?? name;
   const names = new Set([name, target]);
   for (const [alias, to] of Object.entries(TOOL_ALIASES)) if (to === target) names.add(alias);
   return [...names];
@@ -46,7 +46,7 @@ function globWithin(a: string, b: string): boolean {
 }
 
 function expand(p: string): string[] {
-  return p.startsWith('group:') ? [...(TOOL_GROUPS[p] ?? [])] : [p];
+  return p.startsWith('group:') ? [...(toolGroup(p) ?? [])] : [p];
 }
 
 /** Intersection of two lower-cased, valid patterns; `unrepresentable` collects overlaps left out. */
@@ -59,7 +59,7 @@ function intersectPatterns(a: string, b: string, unrepresentable: string[]): str
       const xw = x.includes('*');
       const yw = y.includes('*');
       if (!xw && !yw) {
-        if (equivalents(x).includes(y)) out.push(TOOL_ALIASES[x] ?? x);
+        if (equivalents(x).includes(y)) out.push(toolAlias(x) ?? x);
       } else if (!xw) {
         if (equivalents(x).some((n) => globRe(y).test(n))) out.push(x);
       } else if (!yw) {

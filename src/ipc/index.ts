@@ -5,12 +5,17 @@
 export {
   DEFAULT_MAX_FRAME_BYTES,
   FRAME_HEADER_BYTES,
+  FRAME_SHAPE,
   FrameDecoder,
   decodeFrameBody,
   encodeFrame,
+  type DecodedFrame,
+  type FrameDecoderOptions,
 } from './framing.js';
+export { jsonShapeProblem, type ShapeLimits } from './shape.js';
 export {
   IpcChannel,
+  describeThrown,
   type IpcChannelEvents,
   type IpcChannelOptions,
   type MessageValidator,

@@ -10,7 +10,7 @@ import { z } from 'zod';
 
 import { MAX_LOG_FIELDS, MAX_LOG_MESSAGE_LENGTH, MAX_NAME_LENGTH, MAX_TEXT_LENGTH } from './limits.js';
 
-export { MAX_LOG_FIELDS, MAX_LOG_MESSAGE_LENGTH, MAX_NAME_LENGTH, MAX_TEXT_LENGTH } from './limits.js';
+export * from './limits.js';
 
 /** A call id: chosen by the child, positive, unique among its outstanding calls. */
 export const CallIdSchema = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);

@@ -5,7 +5,7 @@
  * call cannot slip past a deny rule.
  */
 import { GuardError } from '../errors.js';
-import { TOOL_ALIASES, TOOL_GROUPS } from './tool-groups.js';
+import { TOOL_ALIASES, TOOL_GROUPS, toolAlias, toolGroup } from './tool-groups.js';
 import type { ToolDecision } from './types.js';
 import type { ToolsPolicy } from '../config/types.js';
 
@@ -33,7 +33,7 @@ export function validateToolPattern(p: string): string | null {
   if (lower.startsWith('group:')) {
     if (lower.includes('*'))
       return `${JSON.stringify(p)}: a group name cannot contain "*"; name the group exactly`;
-    if (!Object.hasOwn(TOOL_GROUPS, lower)) {
+    if (toolGroup(lower) === undefined) {
       return `unknown tool group ${JSON.stringify(p)}; known groups: ${Object.keys(TOOL_GROUPS).join(', ')}`;
     }
   }
@@ -42,7 +42,7 @@ export function validateToolPattern(p: string): string | null {
 
 /** Every name that denotes the same tool as `name` (itself, its alias target, and other aliases of it). */
 function equivalentNames(name: string): string[] {
-  const target = Object.hasOwn(TOOL_ALIASES, name) ? (TOOL_ALIASES[name] ?? name) : name;
+  const target = toolAlias(name) ?? name;
   const names = [target];
   for (const [alias, to] of Object.entries(TOOL_ALIASES)) if (to === target) names.push(alias);
   if (!names.includes(name)) names.push(name);
@@ -66,7 +66,7 @@ class PatternSet {
         throw new GuardError('SG_POLICY_INVALID', `tool ACL: ${which} pattern ${problem}`);
       const p = raw.toLowerCase();
       if (p.startsWith('group:')) {
-        for (const member of TOOL_GROUPS[p] ?? []) this.#addExact(member, p);
+        for (const member of toolGroup(p) ?? []) this.#addExact(member, p);
       } else if (p.includes('*')) {
         this.#wild.push({ re: globToRegExp(p), rule: p });
       } else {

@@ -10,7 +10,8 @@ import net from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { IpcChannel } from '../ipc/channel.js';
 import { encodeFrame } from '../ipc/framing.js';
-import { MAX_TEXT_LENGTH } from '../ipc/limits.js';
+import { MAX_OBJECT_KEYS, MAX_TEXT_LENGTH, MAX_VALUE_DEPTH } from '../ipc/limits.js';
+import { jsonShapeProblem } from '../ipc/shape.js';
 import type { ChildMessage, ParentMessage, StartMessage } from '../ipc/messages.js';
 import { ParentClient } from './client.js';
 import { setupEgress } from './egress.js';
@@ -97,6 +98,19 @@ function sendOutput(output: unknown, maxOutputBytes: number): void {
   if (text === undefined) {
     finish(
       { type: 'result', ok: false, error: { code: 'SG_SUBAGENT_OUTPUT', message: 'output is not JSON' } },
+      1,
+    );
+    return;
+  }
+  // The parent refuses deeper frames before parsing them; say so here as an output error instead.
+  const shape = jsonShapeProblem(text, { maxDepth: MAX_VALUE_DEPTH, maxKeys: MAX_OBJECT_KEYS });
+  if (shape !== null) {
+    finish(
+      {
+        type: 'result',
+        ok: false,
+        error: { code: 'SG_SUBAGENT_OUTPUT', message: `output refused: ${shape}` },
+      },
       1,
     );
     return;

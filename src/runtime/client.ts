@@ -3,7 +3,14 @@
  */
 import type { IpcChannel } from '../ipc/channel.js';
 import type { ChildMessage, ParentMessage } from '../ipc/messages.js';
-import { MAX_LOG_FIELDS, MAX_LOG_MESSAGE_LENGTH } from '../ipc/limits.js';
+import {
+  MAX_LOG_FIELDS,
+  MAX_LOG_FIELDS_BYTES,
+  MAX_LOG_MESSAGE_LENGTH,
+  MAX_OBJECT_KEYS,
+  MAX_VALUE_DEPTH,
+} from '../ipc/limits.js';
+import { jsonShapeProblem } from '../ipc/shape.js';
 import { SubagentCallError, type Outcome, type SubagentContext } from './types.js';
 
 interface Pending {
@@ -12,7 +19,6 @@ interface Pending {
   reject(err: Error): void;
 }
 
-const MAX_LOG_FIELDS_BYTES = 8192;
 // JSON.stringify returns undefined for some inputs; its typing hides that.
 const stringify: (value: unknown) => string | undefined = JSON.stringify;
 
@@ -24,7 +30,11 @@ function sanitizeFields(fields: Record<string, unknown>): Record<string, unknown
     return { fields_error: 'not JSON-serialisable' };
   }
   if (text === undefined) return undefined;
-  if (text.length > MAX_LOG_FIELDS_BYTES) return { fields_truncated: true };
+  // The parent's limits, kept here so that a chatty subagent loses its fields, not its life.
+  if (Buffer.byteLength(text, 'utf8') > MAX_LOG_FIELDS_BYTES) return { fields_truncated: true };
+  if (jsonShapeProblem(text, { maxDepth: MAX_VALUE_DEPTH, maxKeys: MAX_OBJECT_KEYS }) !== null) {
+    return { fields_error: `nested deeper than ${MAX_VALUE_DEPTH} levels` };
+  }
   const parsed: unknown = JSON.parse(text);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
   return Object.fromEntries(Object.entries(parsed).slice(0, MAX_LOG_FIELDS));

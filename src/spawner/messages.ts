@@ -1,12 +1,28 @@
 /**
  * The parent's side of the IPC conversation with one child. Messages arrive already validated by
- * zod (src/ipc); this class enforces the conversation's ORDER and bookkeeping: `ready` once and
- * first, call ids unique, one `result`, output size — anything else is a protocol violation.
+ * zod (src/ipc) and depth-bounded by the decoder; this class enforces the conversation's ORDER
+ * and bookkeeping: `ready` once and first, call ids unique, one `result`, output size, log rate —
+ * anything else is a protocol violation.
+ *
+ * Safety net: whatever throws or rejects while acting on a message (here, in the broker, in a
+ * nested spawn's continuation) ends THIS subagent with `protocol_violation`; nothing reaches the
+ * host process as an uncaught exception or unhandled rejection.
  */
 import type { Logger } from 'pino';
-import { SpawnDeniedError } from '../errors.js';
+import { IpcProtocolError, SpawnDeniedError } from '../errors.js';
 import { AuditEvent } from '../audit/events.js';
-import type { ChildMessage, ParentMessage } from '../ipc/index.js';
+import {
+  LOG_BURST_LINES,
+  LOG_FLOOD_BURST_BYTES,
+  LOG_FLOOD_BURST_LINES,
+  LOG_FLOOD_BYTES_PER_SECOND,
+  LOG_FLOOD_LINES_PER_SECOND,
+  LOG_LINES_PER_SECOND,
+  MAX_LOG_FIELDS_BYTES,
+  describeThrown,
+  type ChildMessage,
+  type ParentMessage,
+} from '../ipc/index.js';
 import type { BrokerOutcome, BrokerSession, ToolBroker } from '../tools/broker.js';
 import type { Meter } from './meter.js';
 import type { Outcome, TerminationReason } from './types.js';
@@ -15,8 +31,6 @@ import type { Outcome, TerminationReason } from './types.js';
 export const LOG_EVENT = AuditEvent.SubagentLog;
 /** Log lines per subagent that reach the audit log; the rest are counted, not written. */
 const MAX_LOG_LINES = 1000;
-/** Serialised `fields` of one log line, bytes; larger fields are replaced by a marker. */
-const MAX_LOG_FIELDS_BYTES = 4096;
 
 type Final =
   { status: 'completed'; output: unknown } | { status: 'failed'; error: { code: string; message: string } };
@@ -39,25 +53,56 @@ export interface MessageHandlerDeps {
   readonly maxOutputBytes: number;
   /** Masks the subagent's own secrets (its gateway credential) in text it asks us to log. */
   mask(text: string): string;
+  /** Clock for the log rate, ms. @default performance.now */
+  readonly now?: () => number;
 }
 
 /** Dispatches one child's messages. */
 export class ChildMessageHandler {
   readonly #deps: MessageHandlerDeps;
   readonly #callIds = new Set<number>();
+  readonly #now: () => number;
   #started = false;
+  /** Lines accepted by the rate (written while under MAX_LOG_LINES). */
   #logLines = 0;
+  /** Lines written to the audit log, and every log frame received (lines and bytes). */
+  readonly #logRate: TokenBucket;
+  readonly #floodLines: TokenBucket;
+  readonly #floodBytes: TokenBucket;
+  #rateDropped = 0;
 
   constructor(deps: MessageHandlerDeps) {
     this.#deps = deps;
+    this.#now = deps.now ?? (() => performance.now());
+    const t = this.#now();
+    this.#logRate = new TokenBucket(LOG_LINES_PER_SECOND, LOG_BURST_LINES, t);
+    this.#floodLines = new TokenBucket(LOG_FLOOD_LINES_PER_SECOND, LOG_FLOOD_BURST_LINES, t);
+    this.#floodBytes = new TokenBucket(LOG_FLOOD_BYTES_PER_SECOND, LOG_FLOOD_BURST_BYTES, t);
   }
 
-  /** Log lines dropped because the per-subagent cap was reached. */
+  /** Log lines dropped: over the per-subagent cap, or over the rate. */
   get droppedLogLines(): number {
-    return Math.max(0, this.#logLines - MAX_LOG_LINES);
+    return Math.max(0, this.#logLines - MAX_LOG_LINES) + this.#rateDropped;
   }
 
-  handle(msg: ChildMessage): void {
+  /**
+   * Acts on one message (`bytes`: the size of its frame body). Never throws: a failure while
+   * handling child data terminates the child with `protocol_violation`.
+   */
+  handle(msg: ChildMessage, bytes = 0): void {
+    try {
+      this.#handle(msg, bytes);
+    } catch (err) {
+      this.#fault(`handling a '${msg.type}' message`, err);
+    }
+  }
+
+  /** The safety net: an unexpected throw or rejection ends this child, audited once. */
+  #fault(what: string, err: unknown): void {
+    this.#deps.terminate('protocol_violation', `internal error while ${what}: ${describeThrown(err)}`);
+  }
+
+  #handle(msg: ChildMessage, bytes: number): void {
     const d = this.#deps;
     if (d.isEnding()) return;
     if (msg.type === 'ready') {
@@ -81,7 +126,7 @@ export class ChildMessageHandler {
         if (this.#newCallId(msg.callId)) this.#spawn(msg.callId, msg.agent, msg.task);
         return;
       case 'log':
-        this.#log(msg.msg, msg.fields);
+        if (this.#logAdmitted(bytes)) this.#log(msg.msg, msg.fields);
         return;
       case 'sandbox_violation':
         d.terminate('sandbox_violation', msg.detail);
@@ -110,7 +155,12 @@ export class ChildMessageHandler {
       if (d.isEnding()) return;
       switch (outcome.kind) {
         case 'ok':
-          d.send({ type: 'tool_result', callId, ok: true, value: outcome.value });
+          this.#sendOr({ type: 'tool_result', callId, ok: true, value: outcome.value }, (error) => ({
+            type: 'tool_result',
+            callId,
+            ok: false,
+            error,
+          }));
           return;
         case 'error':
           d.send({ type: 'tool_result', callId, ok: false, error: outcome.error });
@@ -122,8 +172,26 @@ export class ChildMessageHandler {
     };
     const outcome = d.broker.call(d.session, name, args);
     // A refusal decided before the handler is acted on now (SIGKILL before the next message).
-    if (outcome instanceof Promise) void outcome.then(answer);
-    else answer(outcome);
+    if (outcome instanceof Promise) {
+      // The broker never rejects by contract; if it does (or answering throws), only this child ends.
+      outcome.then(answer).catch((err: unknown) => {
+        this.#fault(`answering tool call ${callId}`, err);
+      });
+    } else answer(outcome);
+  }
+
+  /**
+   * Sends an answer; when it cannot be framed (a tool result or a nested outcome too deep or too
+   * large for a frame) the child gets `fallback`'s error answer instead — its call fails, it is
+   * not killed for what the parent produced.
+   */
+  #sendOr(msg: ParentMessage, fallback: (error: { code: string; message: string }) => ParentMessage): void {
+    try {
+      this.#deps.send(msg);
+    } catch (err) {
+      if (!(err instanceof IpcProtocolError)) throw err;
+      this.#deps.send(fallback({ code: err.code, message: `the answer cannot be sent: ${err.message}` }));
+    }
   }
 
   #spawn(callId: number, agent: string, task: unknown): void {
@@ -144,9 +212,47 @@ export class ChildMessageHandler {
       });
       return;
     }
-    void child.result.then((outcome) => {
-      if (!d.isEnding()) d.send({ type: 'spawn_result', callId, outcome });
-    });
+    child.result
+      .then((outcome) => {
+        if (d.isEnding()) return;
+        this.#sendOr({ type: 'spawn_result', callId, outcome }, (error) => ({
+          type: 'spawn_result',
+          callId,
+          error,
+        }));
+      })
+      .catch((err: unknown) => {
+        this.#fault(`answering spawn ${callId}`, err);
+      });
+  }
+
+  /**
+   * The per-subagent log rate (token bucket). Lines over it are dropped and counted; a flood far
+   * beyond it is a violation, because every dropped line still cost the parent a decode.
+   */
+  #logAdmitted(bytes: number): boolean {
+    const now = this.#now();
+    const d = this.#deps;
+    if (!this.#floodLines.take(1, now) || !this.#floodBytes.take(bytes, now)) {
+      d.terminate(
+        'protocol_violation',
+        `log flood: over ${LOG_FLOOD_LINES_PER_SECOND} lines/s or ${LOG_FLOOD_BYTES_PER_SECOND} bytes/s beyond a burst of ${LOG_FLOOD_BURST_LINES} lines / ${LOG_FLOOD_BURST_BYTES} bytes`,
+      );
+      return false;
+    }
+    if (this.#logRate.take(1, now)) return true;
+    this.#rateDropped += 1;
+    if (this.#rateDropped === 1) {
+      d.logger.warn(
+        {
+          event: LOG_EVENT,
+          ...d.who,
+          text: `log rate over ${LOG_LINES_PER_SECOND} lines/s; further lines over the rate are dropped`,
+        },
+        'subagent log',
+      );
+    }
+    return false;
   }
 
   #log(msg: string, fields: Record<string, unknown> | undefined): void {
@@ -195,5 +301,29 @@ export class ChildMessageHandler {
       return;
     }
     d.complete({ status: 'completed', output: msg.output });
+  }
+}
+
+/** A token bucket: `rate` tokens per second, at most `burst` saved up. */
+class TokenBucket {
+  readonly #rate: number;
+  readonly #burst: number;
+  #tokens: number;
+  #at: number;
+
+  constructor(rate: number, burst: number, now: number) {
+    this.#rate = rate;
+    this.#burst = burst;
+    this.#tokens = burst;
+    this.#at = now;
+  }
+
+  /** Takes `n` tokens if there are that many; false (nothing taken) otherwise. */
+  take(n: number, now: number): boolean {
+    this.#tokens = Math.min(this.#burst, this.#tokens + (Math.max(0, now - this.#at) / 1000) * this.#rate);
+    this.#at = now;
+    if (this.#tokens < n) return false;
+    this.#tokens -= n;
+    return true;
   }
 }

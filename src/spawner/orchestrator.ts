@@ -15,7 +15,7 @@ import { createEgressGateway } from '../gateway/index.js';
 import type { EgressGateway } from '../gateway/types.js';
 import { ToolAcl } from '../policy/tools.js';
 import { ToolBroker } from '../tools/broker.js';
-import { SpawnQuotas, type SpawnReservation } from './quotas.js';
+import { SpawnQuotas, ownAgent, type SpawnReservation } from './quotas.js';
 import { detectIsolation, launch, sweepStaleSandboxDirs } from './sandbox/index.js';
 import { guardInspectorSignal } from './inspector-guard.js';
 import { LaunchPark } from './sandbox/park.js';
@@ -338,7 +338,7 @@ class LocalOrchestrator implements Orchestrator {
     let agent: AgentConfig;
     let entry: string;
     try {
-      const found = this.#config.agents[agentName];
+      const found = ownAgent(this.#config, agentName);
       if (found === undefined)
         throw new Error(`internal: agent '${agentName}' passed the quota check but is undefined`);
       agent = found;

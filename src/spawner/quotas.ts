@@ -11,7 +11,7 @@
  * spawn must also name an agent in the CALLER's own `allowAgents`.
  */
 import PQueue from 'p-queue';
-import type { GuardConfig, SpawnPolicy } from '../config/types.js';
+import type { AgentConfig, GuardConfig, SpawnPolicy } from '../config/types.js';
 import { SpawnDeniedError } from '../errors.js';
 
 const RATE_WINDOW_MS = 60_000;
@@ -93,9 +93,7 @@ export class SpawnQuotas {
   root(parentName: string): ParentInstance {
     const existing = this.#roots.get(parentName);
     if (existing !== undefined) return existing;
-    const agent = Object.hasOwn(this.#config.agents, parentName)
-      ? this.#config.agents[parentName]
-      : undefined;
+    const agent = ownAgent(this.#config, parentName);
     if (agent === undefined) {
       throw new SpawnDeniedError(
         'unknown_agent',
@@ -112,8 +110,8 @@ export class SpawnQuotas {
 
   /** The spawning instance of a running subagent (one per subagent id, dropped with it). */
   nested(subagentId: string, agentName: string, depth: number, parent: ParentInstance): ParentInstance {
-    const agent = this.#config.agents[agentName];
-    if (agent === undefined) throw new Error(`internal: agent '${agentName}' vanished from the config`);
+    const agent = ownAgent(this.#config, agentName);
+    if (agent === undefined) throw new Error(`internal: agent '${clip(agentName)}' vanished from the config`);
     return new ParentInstance(`subagent:${subagentId}`, agentName, agent.subagents, depth, parent.chain);
   }
 
@@ -125,7 +123,7 @@ export class SpawnQuotas {
    */
   reserve(instance: ParentInstance, agentName: string): SpawnReservation {
     const who = { parent: instance.agentName, agent: clip(agentName) };
-    const agent = Object.hasOwn(this.#config.agents, agentName) ? this.#config.agents[agentName] : undefined;
+    const agent = ownAgent(this.#config, agentName);
     if (agent === undefined || agent.role === 'parent') {
       throw new SpawnDeniedError(
         'unknown_agent',
@@ -201,6 +199,14 @@ export class SpawnQuotas {
     instance.children += delta;
     this.#waitingTotal += Math.max(0, instance.children - concurrency) - before;
   }
+}
+
+/**
+ * The agent called `name`, own properties only: agent names come from children (`ctx.spawn`), and
+ * `constructor` or `__proto__` must read as "not defined", never as an Object.prototype member.
+ */
+export function ownAgent(config: Pick<GuardConfig, 'agents'>, name: string): AgentConfig | undefined {
+  return Object.hasOwn(config.agents, name) ? config.agents[name] : undefined;
 }
 
 /** Names from callers and children are untrusted: bound them before they reach messages and logs. */

@@ -14,7 +14,13 @@ import type { Logger } from 'pino';
 import { AuditEvent } from '../audit/events.js';
 import type { AgentConfig, UpstreamProxy } from '../config/types.js';
 import type { EgressDecision, EgressGateway, ProxyCredential } from '../gateway/types.js';
-import { createParentChannel, type ChildMessage, type IpcChannel, type ParentMessage } from '../ipc/index.js';
+import {
+  createParentChannel,
+  describeThrown,
+  type ChildMessage,
+  type IpcChannel,
+  type ParentMessage,
+} from '../ipc/index.js';
 import { EgressPolicy } from '../policy/egress.js';
 import type { ToolDecision } from '../policy/types.js';
 import type { BrokerSession, ToolBroker } from '../tools/broker.js';
@@ -119,6 +125,7 @@ export class SubagentRun {
   #ownedDir: string | undefined;
   #sandbox: Sandbox | undefined;
   #channel: IpcChannel<ChildMessage, ParentMessage> | undefined;
+  #handler: ChildMessageHandler | undefined;
   #timers: NodeJS.Timeout[] = [];
   #stopMemory: (() => void) | undefined;
   #startup: Promise<void> | undefined;
@@ -338,8 +345,10 @@ export class SubagentRun {
       maxOutputBytes: MAX_OUTPUT_BYTES,
       mask: (text) => maskSecrets(text, this.#secrets()),
     });
-    channel.on('message', (msg) => {
-      handler.handle(msg);
+    this.#handler = handler;
+    // handle() never throws; the channel also turns a throwing listener into an `error`.
+    channel.on('message', (msg, bytes) => {
+      handler.handle(msg, bytes);
     });
     channel.on('error', (err) => {
       this.terminate('protocol_violation', err.message);
@@ -347,13 +356,17 @@ export class SubagentRun {
     const drained = new Promise<void>((resolve) => {
       channel.once('close', resolve);
     });
-    void sandbox.exited.then(async (exit) => {
-      if (this.#over()) return;
-      // The result frame may still be in the socket when the exit is reported: let it drain.
-      await Promise.race([drained, delay(DRAIN_AFTER_EXIT_MS)]);
-      if (this.#over()) return;
-      this.#onExitWithoutResult(sandbox, exit);
-    });
+    sandbox.exited
+      .then(async (exit) => {
+        if (this.#over()) return;
+        // The result frame may still be in the socket when the exit is reported: let it drain.
+        await Promise.race([drained, delay(DRAIN_AFTER_EXIT_MS)]);
+        if (this.#over()) return;
+        this.#onExitWithoutResult(sandbox, exit);
+      })
+      .catch((err: unknown) => {
+        this.terminate('protocol_violation', `internal error after the child exited: ${describeThrown(err)}`);
+      });
     this.#stopMemory = watchMemory(sandbox, this.agent.constraints.maxMemoryMb, this.#meter, (rss) => {
       this.terminate(
         'memory_exceeded',
@@ -451,6 +464,16 @@ export class SubagentRun {
     void this.#teardown();
   }
 
+  /** What the IPC conversation cost beyond the usage figures (only what is non-zero). */
+  #ipcSummary(): { logLinesDropped?: number; ipcQueuedPeakBytes?: number } {
+    const dropped = this.#handler?.droppedLogLines ?? 0;
+    const queued = this.#channel?.peakQueuedBytes ?? 0;
+    return {
+      ...(dropped === 0 ? {} : { logLinesDropped: dropped }),
+      ...(queued === 0 ? {} : { ipcQueuedPeakBytes: queued }),
+    };
+  }
+
   #settled(): Promise<void> {
     return this.result.then(() => undefined);
   }
@@ -516,6 +539,7 @@ export class SubagentRun {
         ...(final.status === 'terminated' ? { reason: final.reason } : {}),
         ...(final.status === 'failed' ? { code: final.error.code } : {}),
         usage,
+        ...this.#ipcSummary(),
         ...(this.#cutAt === 0 ? {} : { killMs: ms(this.#cutAt) }),
         teardownMs: ms(performance.now()),
       },

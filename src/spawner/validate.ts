@@ -1,4 +1,6 @@
 import { SpawnerError } from '../errors.js';
+import { MAX_OBJECT_KEYS, MAX_VALUE_DEPTH } from '../ipc/limits.js';
+import { jsonShapeProblem } from '../ipc/shape.js';
 import type { OrchestratorOptions, SpawnRequest } from './types.js';
 
 const ISOLATION = new Set(['auto', 'namespace', 'process', 'bubblewrap', 'unshare']);
@@ -83,6 +85,14 @@ export function checkTask(task: unknown): void {
   }
   if (typeof text !== 'string' && task !== undefined) {
     throw new SpawnerError('SG_SPAWN_INVALID_REQUEST', 'spawn(): `task` is not JSON-serialisable');
+  }
+  const shape =
+    typeof text === 'string'
+      ? jsonShapeProblem(text, { maxDepth: MAX_VALUE_DEPTH, maxKeys: MAX_OBJECT_KEYS })
+      : null;
+  if (shape !== null) {
+    // The child's decoder would refuse the start message: say so to the caller instead.
+    throw new SpawnerError('SG_SPAWN_INVALID_REQUEST', `spawn(): \`task\` refused: ${shape}`);
   }
   const size = typeof text === 'string' ? Buffer.byteLength(text, 'utf8') : 0;
   if (size > 512 * 1024) {

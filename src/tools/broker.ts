@@ -2,7 +2,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import type { Logger } from 'pino';
 import { AuditEvent } from '../audit/events.js';
 import { GuardError, ToolError } from '../errors.js';
-import { TOOL_ALIASES } from '../policy/tool-groups.js';
+import { toolAlias } from '../policy/tool-groups.js';
 import type { ToolDecision } from '../policy/types.js';
 import { ByteBudget, BytePace } from './budget.js';
 import { BUILTIN_TOOLS } from './builtin/index.js';
@@ -82,9 +82,13 @@ function checkDefinition(name: string, def: unknown): asserts def is ToolDefinit
   }
 }
 
-function canonicalToolName(name: string): string {
+/**
+ * Lower-cased name with aliases resolved. The name comes from the child: the alias lookup reads
+ * own properties only, or `constructor` would come back as `Object` (a function, not a name).
+ */
+export function canonicalToolName(name: string): string {
   const lower = name.toLowerCase();
-  return TOOL_ALIASES[lower] ?? lower;
+  return toolAlias(lower) ?? lower;
 }
 
 function toError(err: unknown, tool: string): { code: string; message: string } {

@@ -176,11 +176,14 @@ export const RESOURCE_CASES: readonly EscapeCase[] = [
   {
     category: 'IPC flood',
     program: 'log-flood.mjs',
-    name: '100k log lines: the audit log keeps at most the per-subagent cap',
+    // Every line costs the parent a decode even when it is dropped: a tight loop far beyond the
+    // log rate is a flood and ends the subagent (see LOG_FLOOD_* in src/ipc/limits.ts).
+    name: '100k log lines in a tight loop: a log flood (protocol_violation); the audit log keeps at most the per-subagent cap',
     arm: (env: LevelEnv) => ({
       task: { count: 100_000 },
       verify: (o) => {
-        assert.deepEqual(outputOf(o), { logged: 100_000 });
+        assertOutcome(o, { status: 'terminated', reason: 'protocol_violation' });
+        assert.match(o.status === 'terminated' ? o.detail : '', /log flood/);
         const lines = env.audit.events('subagent.log').filter((e) => e['subagentId'] === o.id);
         assert.ok(lines.length <= 1001, `${lines.length} log lines reached the audit log`);
       },

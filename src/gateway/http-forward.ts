@@ -273,6 +273,12 @@ class Exchange implements PooledHandler {
     }
     const res = this.#res;
     this.#out.push(chunk);
+    if (!this.#reg.chunkPace.take()) {
+      // Over its chunk rate: stop reading the target until the bucket has a token again.
+      this.#out.flush();
+      setTimeout(this.#onDrain, this.#reg.chunkPace.waitMs()).unref();
+      return false;
+    }
     if (res.writableLength + this.#out.held <= MAX_HELD_BYTES) return true;
     // Too much held for a client that does not read: stop reading the target until it drains.
     this.#out.flush();

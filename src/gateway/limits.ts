@@ -26,6 +26,12 @@ export class TokenBucket {
     this.#tokens -= 1;
     return true;
   }
+
+  /** Milliseconds until one token is available again (0 when one is). */
+  waitMs(): number {
+    const missing = 1 - this.#tokens;
+    return missing <= 0 ? 0 : Math.ceil((missing / this.#rate) * 1000);
+  }
 }
 
 /** A counter with a cap (open tunnels and in-flight requests). */

@@ -245,6 +245,16 @@ export class RegistrationPools {
         }
         if (c !== undefined) c.wireIn += chunk.length;
       });
+      // When a handler asks it to pause (backpressure, pacing), undici gives what it has not
+      // parsed back to the socket (`unshift`); those bytes are read, and seen by the listener
+      // above, a second time. Take them off the count as they go back, so each byte counts once.
+      const unshift = socket.unshift.bind(socket);
+      socket.unshift = (chunk: Buffer | string, encoding?: BufferEncoding): void => {
+        const n = typeof chunk === 'string' ? Buffer.byteLength(chunk, encoding) : chunk.length;
+        this.#reg.usage.bytesIn -= n;
+        if (c !== undefined) c.wireIn -= n;
+        unshift(chunk, encoding);
+      };
     });
   }
 }

@@ -29,6 +29,13 @@ type Tracked = Duplex & { [kRegs]?: Set<Registration> };
 export const MAX_AUTH_FAILURES = 8;
 
 /** State of one registered subagent. */
+/**
+ * Target chunks per second a subagent's plain-HTTP responses may cost the parent. Ordinary
+ * servers send chunks of kilobytes (at 16 KiB per chunk this is 320 MB/s); only a target that
+ * splits its answer into tiny chunks is slowed down by it.
+ */
+export const TARGET_CHUNKS_PER_SECOND = 20_000;
+
 export class Registration implements AuditSubject {
   readonly id: string;
   readonly agent: string | undefined;
@@ -38,6 +45,12 @@ export class Registration implements AuditSubject {
   readonly upstream: Upstream | undefined;
   readonly usage: UsageCounters = { requests: 0, bytesIn: 0, bytesOut: 0 };
   readonly bucket: TokenBucket;
+  /**
+   * Target chunks relayed per second on its plain-HTTP exchanges, all together. The parent's CPU
+   * per response is per chunk (parsed, counted, gathered), not per byte: a target answering in
+   * 1-byte chunks would otherwise cost the parent a callback per byte at whatever rate it sends.
+   */
+  readonly chunkPace = new TokenBucket(TARGET_CHUNKS_PER_SECOND, TARGET_CHUNKS_PER_SECOND);
   readonly maxEgressBytes: number | undefined;
   readonly maxApiCalls: number | undefined;
   /**

@@ -4,7 +4,7 @@
  * (containment-orchestrator-child.ts) whose exit code shows whether a subagent crashed it.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ContainmentJob } from './containment-orchestrator-child.js';
@@ -108,6 +108,8 @@ export interface ContainmentResult {
 /** A temp dir with the containment agents in it; `remove()` deletes it. */
 export function writeContainmentAgents(): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'sgtest-containment-'));
+  // A root orchestrator runs process-level children as an unprivileged uid: they must reach it.
+  chmodSync(dir, 0o755);
   for (const [name, src] of Object.entries(CONTAINMENT_AGENTS)) writeFileSync(join(dir, name), src);
   return {
     dir,

@@ -124,8 +124,9 @@ void describe('gateway: what a hostile origin costs on the plain-HTTP path', () 
     assert.ok(d.complete, 'the response is complete');
     assert.equal(d.body.length, n);
     assert.ok(d.body.every((b) => b === 0x61));
-    // One client chunk per origin chunk would be 30,000.
-    assert.ok(d.chunks <= 300, `${d.chunks} chunks reached the client`);
+    // One client chunk per origin chunk would be 30,000 (each pause for the chunk rate flushes
+    // what was gathered, so a few more writes than 30,000 / 16 KiB-worth).
+    assert.ok(d.chunks <= 1000, `${d.chunks} chunks reached the client`);
     const close = log.records().find((x) => x['event'] === 'egress.close' && x['subagentId'] === 'plain');
     assert.ok(
       Number(close?.['bytesIn']) >= n * 6,

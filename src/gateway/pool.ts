@@ -34,6 +34,13 @@ export class PoolsClosedError extends Error {
   }
 }
 
+/** A target connection cut by the gateway (revoke, close) rather than by the target. */
+export class TargetCutError extends Error {
+  constructor() {
+    super('target connection cut by the gateway');
+  }
+}
+
 /** A connection cut because its bytes crossed the registration's egress byte cap. */
 export class EgressCapError extends Error {
   constructor() {
@@ -248,6 +255,12 @@ export class RegistrationPools {
       // When a handler asks it to pause (backpressure, pacing), undici gives what it has not
       // parsed back to the socket (`unshift`); those bytes are read, and seen by the listener
       // above, a second time. Take them off the count as they go back, so each byte counts once.
+      // undici asserts, and throws from the socket's 'close' listener (in the host process), when
+      // a connection whose response is paused mid-body (backpressure, pacing) closes without an
+      // error. Revoke and close destroy tracked sockets without one: every destroy of a target
+      // connection carries an error, so undici takes its error path instead.
+      const destroy = socket.destroy.bind(socket);
+      socket.destroy = (err?: Error): typeof socket => destroy(err ?? new TargetCutError());
       const unshift = socket.unshift.bind(socket);
       socket.unshift = (chunk: Buffer | string, encoding?: BufferEncoding): void => {
         const n = typeof chunk === 'string' ? Buffer.byteLength(chunk, encoding) : chunk.length;

@@ -132,6 +132,18 @@ void describe('gateway: what a hostile origin costs on the plain-HTTP path', () 
       Number(close?.['bytesIn']) >= n * 6,
       `egress.close counts wire bytes: ${String(close?.['bytesIn'])}`,
     );
+    // Past its chunk rate the exchange pauses, and undici gives back (unshift) what it has not
+    // parsed; those bytes are read again but must count once (they once counted on every re-read,
+    // ending benign subagents with egress_bytes_exceeded).
+    const wire = n * 6 + '0\r\n\r\n'.length;
+    assert.ok(
+      Number(close?.['bytesIn']) <= wire + 1024,
+      `each wire byte counts once: ${String(close?.['bytesIn'])}`,
+    );
+    assert.ok(
+      gw.usage('plain').bytesIn <= wire + 1024,
+      `usage counts each wire byte once: ${gw.usage('plain').bytesIn}`,
+    );
   });
 
   void test('cuts an exchange at exchangeTimeoutMs although its origin keeps trickling bytes', async () => {
@@ -140,5 +152,37 @@ void describe('gateway: what a hostile origin costs on the plain-HTTP path', () 
     assert.ok(r.elapsedMs >= 1400 && r.elapsedMs < 5000, `cut after ${Math.round(r.elapsedMs)} ms`);
     const closes = log.records().filter((x) => x['event'] === 'egress.close' && x['end'] === 'deadline');
     assert.equal(closes.length, 1, 'one close record says the deadline ended it');
+  });
+  void test('a revoke while an exchange is paused mid-body cuts it without throwing in the host process', async () => {
+    const network = {
+      allowed_domains: ['api.allowed.test'],
+      allowed_ports: [origin.port],
+      allowed_cidrs: [`${ORIGIN}/32`],
+    };
+    const c = gw.register({ id: 'paused', network });
+    const thrown: unknown[] = [];
+    const onUncaught = (err: unknown): void => {
+      thrown.push(err);
+    };
+    process.on('uncaughtException', onUncaught);
+    try {
+      // 200,000 1-byte chunks: past the chunk rate's burst the exchange pauses its target read.
+      const pending = fetchRaw(
+        gw.address.port,
+        basic(c.username, c.password),
+        `${base()}/ones?n=200000`,
+        10_000,
+      );
+      await new Promise((r) => setTimeout(r, 1500));
+      // Revoke destroys the target connection; undici once asserted on its paused parser here,
+      // throwing from a socket 'close' listener, i.e. crashing the host.
+      gw.revoke('paused');
+      const r = await pending;
+      assert.equal(r.timedOut, false, 'the client connection was cut by the revoke');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(thrown.map(String), [], 'nothing was thrown in the host process');
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
   });
 });

@@ -10,7 +10,7 @@
 // (read from /proc: namespaced sandboxes are SIGKILLed through their wrappers, so the reaped-children
 // counters would miss them); for fork, the reaped-children counters.
 import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -23,6 +23,8 @@ const { detectIsolation } = await import(new URL('build/src/spawner/sandbox/inde
 const N = Number(process.argv[2] ?? 20);
 const levels = (process.argv[3] ?? 'bubblewrap,unshare,process').split(',');
 const dir = mkdtempSync(join(tmpdir(), 'sglat-'));
+// A root orchestrator runs process-level children as uid 65534: the agent must be readable to it.
+chmodSync(dir, 0o755);
 writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
 writeFileSync(
   join(dir, 'ping.mjs'),

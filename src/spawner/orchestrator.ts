@@ -13,6 +13,7 @@ import type { AgentConfig, GuardConfig } from '../config/types.js';
 import { SpawnDeniedError, SpawnerError } from '../errors.js';
 import { createEgressGateway } from '../gateway/index.js';
 import type { EgressGateway } from '../gateway/types.js';
+import { EgressPolicy } from '../policy/egress.js';
 import { ToolAcl } from '../policy/tools.js';
 import { ToolBroker } from '../tools/broker.js';
 import { SpawnQuotas, ownAgent, type SpawnReservation } from './quotas.js';
@@ -165,6 +166,7 @@ class LocalOrchestrator implements Orchestrator {
   readonly #ownedLogger: { close(): Promise<void> } | undefined;
   readonly #runs = new Map<string, SubagentRun>();
   readonly #acls = new Map<string, ToolAcl>();
+  readonly #egressPolicies = new Map<string, EgressPolicy>();
   readonly #onProcessExit: () => void;
   readonly #park: LaunchPark;
   readonly #unguard: () => void;
@@ -367,6 +369,7 @@ class LocalOrchestrator implements Orchestrator {
             this.#park,
           ),
         acl: this.#acl(agent),
+        egressPolicy: this.#egressPolicy(agent),
         upstream: agent.proxy ?? this.#config.gateway.upstream,
         spawnNested: (caller, a, t) => this.#spawnNested(caller, a, t),
         onFinished: (r) => this.#runs.delete(r.id),
@@ -429,5 +432,18 @@ class LocalOrchestrator implements Orchestrator {
       this.#acls.set(agent.name, acl);
     }
     return acl;
+  }
+
+  /**
+   * The agent's pure egress policy (web_fetch checks redirect targets with it), built once per
+   * agent: with a large allowlist, building it is the expensive part.
+   */
+  #egressPolicy(agent: AgentConfig): EgressPolicy {
+    let policy = this.#egressPolicies.get(agent.name);
+    if (policy === undefined) {
+      policy = new EgressPolicy(agent.network, { gatewayAddresses: [this.gateway.address.host] });
+      this.#egressPolicies.set(agent.name, policy);
+    }
+    return policy;
   }
 }

@@ -21,7 +21,7 @@ import {
   type IpcChannel,
   type ParentMessage,
 } from '../ipc/index.js';
-import { EgressPolicy } from '../policy/egress.js';
+import type { EgressPolicy } from '../policy/egress.js';
 import type { ToolDecision } from '../policy/types.js';
 import type { BrokerSession, ToolBroker } from '../tools/broker.js';
 import { Meter, violationForEgress } from './meter.js';
@@ -40,6 +40,8 @@ export interface RunDeps {
   readonly level: IsolationLevel;
   readonly launch: (spec: LaunchSpec) => Promise<Sandbox>;
   readonly acl: { decide(tool: string): ToolDecision };
+  /** The agent's pure egress policy, for built-in tools that check targets before sending. */
+  readonly egressPolicy: EgressPolicy;
   readonly upstream: UpstreamProxy | undefined;
   /** Nested spawn on behalf of this run; throws SpawnDeniedError when refused. */
   readonly spawnNested: (caller: SubagentRun, agent: string, task: unknown) => { result: Promise<Outcome> };
@@ -409,9 +411,9 @@ export class SubagentRun {
       reserveCost: (usd) => this.#meter.reserveCost(usd),
       signal: this.#abort.signal,
       proxyUrl: cred.proxyUrl,
-      // The same pure policy the gateway built at register(): web_fetch checks a redirect's
-      // target with it, so an origin's redirect to a refused target is a tool error, not a kill.
-      egress: new EgressPolicy(this.agent.network, { gatewayAddresses: [this.#deps.gateway.address.host] }),
+      // The same rules the gateway applies: web_fetch checks a redirect's target with them, so an
+      // origin's redirect to a refused target is a tool error, not a kill.
+      egress: this.#deps.egressPolicy,
     };
   }
 

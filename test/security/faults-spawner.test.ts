@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { nanoid } from 'nanoid';
 import { createEgressGateway } from '../../src/gateway/index.js';
 import type { EgressGateway } from '../../src/gateway/types.js';
+import { EgressPolicy } from '../../src/policy/egress.js';
 import { ToolAcl } from '../../src/policy/tools.js';
 import { createOrchestrator } from '../../src/spawner/orchestrator.js';
 import { SpawnQuotas } from '../../src/spawner/quotas.js';
@@ -92,6 +93,7 @@ void describe('a child crashing outside the runtime (raw programs in the sandbox
         level,
         launch: (spec: LaunchSpec) => launch({ ...spec, command: command(process.execPath) }),
         acl: new ToolAcl(agent.tools),
+        egressPolicy: new EgressPolicy(agent.network, { gatewayAddresses: [gateway.address.host] }),
         upstream: undefined,
         spawnNested: () => {
           throw new Error('no nested spawns here');

@@ -3,27 +3,29 @@
  * two numbers and a clock read.
  */
 
-/** A token bucket: `rate` tokens per second, holding at most `burst`. */
+/**
+ * A token bucket: `rate` tokens per second, holding at most `burst`. The clock can be passed in
+ * (tests, and callers that read it once for several buckets). Also the spawner's log rate.
+ */
 export class TokenBucket {
   readonly #rate: number;
   readonly #burst: number;
   #tokens: number;
   #last: number;
 
-  constructor(ratePerSecond: number, burst: number) {
+  constructor(ratePerSecond: number, burst: number, now: number = performance.now()) {
     this.#rate = ratePerSecond;
     this.#burst = burst;
     this.#tokens = burst;
-    this.#last = performance.now();
+    this.#last = now;
   }
 
-  /** Takes one token; false when the bucket is empty. */
-  take(): boolean {
-    const now = performance.now();
-    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#last) / 1000) * this.#rate);
+  /** Takes `n` tokens; false (nothing taken) when fewer are left. */
+  take(n = 1, now: number = performance.now()): boolean {
+    this.#tokens = Math.min(this.#burst, this.#tokens + (Math.max(0, now - this.#last) / 1000) * this.#rate);
     this.#last = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
+    if (this.#tokens < n) return false;
+    this.#tokens -= n;
     return true;
   }
 

@@ -11,6 +11,7 @@
 import type { Logger } from 'pino';
 import { IpcProtocolError, SpawnDeniedError } from '../errors.js';
 import { AuditEvent } from '../audit/events.js';
+import { TokenBucket } from '../gateway/limits.js';
 import {
   LOG_BURST_LINES,
   LOG_FLOOD_BURST_BYTES,
@@ -301,29 +302,5 @@ export class ChildMessageHandler {
       return;
     }
     d.complete({ status: 'completed', output: msg.output });
-  }
-}
-
-/** A token bucket: `rate` tokens per second, at most `burst` saved up. */
-class TokenBucket {
-  readonly #rate: number;
-  readonly #burst: number;
-  #tokens: number;
-  #at: number;
-
-  constructor(rate: number, burst: number, now: number) {
-    this.#rate = rate;
-    this.#burst = burst;
-    this.#tokens = burst;
-    this.#at = now;
-  }
-
-  /** Takes `n` tokens if there are that many; false (nothing taken) otherwise. */
-  take(n: number, now: number): boolean {
-    this.#tokens = Math.min(this.#burst, this.#tokens + (Math.max(0, now - this.#at) / 1000) * this.#rate);
-    this.#at = now;
-    if (this.#tokens < n) return false;
-    this.#tokens -= n;
-    return true;
   }
 }

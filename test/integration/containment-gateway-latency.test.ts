@@ -121,7 +121,7 @@ for (const level of LEVELS) {
               `fetcher made ${r.requests} requests, origin wrote ${(r.originBytes / MB).toFixed(1)} MiB; ` +
               `RSS +${(r.rssGrowth / MB).toFixed(1)} MiB`,
           );
-          assert.ok(r.requests > 4, `the fetcher made ${r.requests} requests`);
+          assert.ok(r.requests >= 4, `the fetcher made ${r.requests} requests`);
           assert.ok(r.originBytes >= 2 * MB, `the origin wrote ${r.originBytes} bytes`);
           assert.ok(r.rssGrowth <= 96 * MB, `parent RSS grew by ${(r.rssGrowth / MB).toFixed(1)} MiB`);
           // Slack: a few ms of scheduling noise on a small shared machine.

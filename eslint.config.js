@@ -33,6 +33,24 @@ export default tseslint.config(
     },
   },
   {
+    // The launcher seam: a sandbox knows nothing of the spawner that drives it, so another
+    // launcher (gVisor, containers, a Job per subagent) never has to edit the spawner.
+    files: ['src/sandbox/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/spawner/**', '**/spawner'],
+              message: 'src/sandbox must not import src/spawner (the launcher seam points one way).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     languageOptions: {
       globals: {

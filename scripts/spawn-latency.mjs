@@ -18,7 +18,7 @@ import { pino } from 'pino';
 
 const root = new URL('../', import.meta.url);
 const { createOrchestrator } = await import(new URL('build/src/spawner/orchestrator.js', root).href);
-const { detectIsolation } = await import(new URL('build/src/spawner/sandbox/index.js', root).href);
+const { detectIsolation } = await import(new URL('build/src/sandbox/index.js', root).href);
 
 const N = Number(process.argv[2] ?? 20);
 const levels = (process.argv[3] ?? 'bubblewrap,unshare,process').split(',');

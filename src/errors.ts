@@ -39,6 +39,7 @@ export const ErrorCodes = {
   SG_AUDIT_SINK:
     'The audit sink failed (disk full, closed pipe); decisions that cannot be recorded are refused.',
   SG_POLICY_INVALID: 'A policy engine object was built from invalid or non-canonical rules.',
+  SG_INTERNAL: 'An internal invariant was broken (a bug in subagent-guard); the message names it.',
 } as const;
 
 /** A stable error code. */

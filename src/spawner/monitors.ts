@@ -5,7 +5,7 @@
  * Buffers live outside the V8 heap and a cgroup is not always available.
  */
 import type { Meter } from './meter.js';
-import type { Sandbox } from './sandbox/index.js';
+import type { Sandbox } from '../sandbox/index.js';
 import type { TerminationReason } from './types.js';
 
 /** Memory polling period: fast enough that a Buffer bomb overshoots by tens of MiB, not hundreds. */

@@ -2,9 +2,7 @@
  * `createOrchestrator`: the parent-side spawner a main orchestrator calls. It owns one egress
  * gateway, one tool broker and the spawn quotas; every subagent is a {@link SubagentRun}.
  */
-import { existsSync } from 'node:fs';
 import { url as inspectorUrl } from 'node:inspector';
-import { isAbsolute, resolve } from 'node:path';
 import { nanoid } from 'nanoid';
 import type { Logger } from 'pino';
 import { AuditEvent } from '../audit/events.js';
@@ -13,18 +11,15 @@ import type { AgentConfig, GuardConfig } from '../config/types.js';
 import { SpawnDeniedError, SpawnerError } from '../errors.js';
 import { createEgressGateway } from '../gateway/index.js';
 import type { EgressGateway } from '../gateway/types.js';
-import { EgressPolicy } from '../policy/egress.js';
-import { ToolAcl } from '../policy/tools.js';
+import type { Launcher } from '../sandbox/launcher.js';
+import { createLocalLauncher } from '../sandbox/local-launcher.js';
 import { ToolBroker } from '../tools/broker.js';
+import { AgentPolicies } from './agent-policies.js';
 import { SpawnQuotas, ownAgent, type SpawnReservation } from './quotas.js';
-import { detectIsolation, launch, sweepStaleSandboxDirs } from './sandbox/index.js';
 import { guardInspectorSignal } from './inspector-guard.js';
-import { LaunchPark } from './sandbox/park.js';
-import { configProtectedPaths } from './sandbox/paths.js';
 import { SubagentRun } from './subagent.js';
 import type {
   IsolationLevel,
-  IsolationRequest,
   Orchestrator,
   OrchestratorOptions,
   Outcome,
@@ -34,34 +29,8 @@ import type {
 } from './types.js';
 import { checkRequest, checkTask, validateOrchestratorOptions } from './validate.js';
 
-/** Chooses the level: asking for one that is not available is an error, never a silent downgrade. */
-export function chooseIsolation(
-  requested: IsolationRequest,
-  available: readonly IsolationLevel[],
-  best: IsolationLevel,
-): IsolationLevel {
-  if (requested === 'auto') return best;
-  const level =
-    requested === 'namespace'
-      ? (['bubblewrap', 'unshare'] as const).find((l) => available.includes(l))
-      : available.includes(requested)
-        ? requested
-        : undefined;
-  if (level === undefined) {
-    const need =
-      requested === 'namespace'
-        ? "bubblewrap or 'unshare -Urn'"
-        : requested === 'unshare'
-          ? "'unshare -Urn'"
-          : requested;
-    throw new SpawnerError(
-      'SG_ISOLATION_UNAVAILABLE',
-      `isolation '${requested}' needs ${need}; available here: ${available.join(', ')}`,
-      { details: { requested, available: [...available] } },
-    );
-  }
-  return level;
-}
+// Kept here too: it was exported from this module before it moved to the sandbox.
+export { chooseIsolation } from '../sandbox/isolation.js';
 
 /**
  * Creates an orchestrator: validates the options, detects isolation, starts the egress gateway and
@@ -75,12 +44,28 @@ export function chooseIsolation(
  * ```
  * @throws SpawnerError SG_ORCHESTRATOR_INVALID_OPTIONS / SG_ISOLATION_UNAVAILABLE, ToolError SG_TOOL_UNKNOWN
  */
-export async function createOrchestrator(opts: OrchestratorOptions): Promise<Orchestrator> {
+export function createOrchestrator(opts: OrchestratorOptions): Promise<Orchestrator> {
+  return openOrchestrator(opts, (o) =>
+    createLocalLauncher({
+      config: o.config,
+      ...(o.isolation === undefined ? {} : { isolation: o.isolation }),
+      runAs: o.runAs,
+    }),
+  );
+}
+
+/**
+ * {@link createOrchestrator} with the launcher made by `makeLauncher` (called once the options
+ * are validated): the orchestrator and its runs see only the {@link Launcher} interface.
+ * @internal
+ */
+export async function openOrchestrator(
+  opts: OrchestratorOptions,
+  makeLauncher: (opts: OrchestratorOptions) => Promise<Launcher>,
+): Promise<Orchestrator> {
   validateOrchestratorOptions(opts);
-  const detected = await detectIsolation();
-  const level = chooseIsolation(opts.isolation ?? 'auto', detected.available, detected.best);
-  // Directories of sandboxes whose orchestrator was killed outright (no teardown ran).
-  const staleDirsRemoved = sweepStaleSandboxDirs().length;
+  const launcher = await makeLauncher(opts);
+  const level = launcher.isolation;
   const owned = opts.logger === undefined ? createAuditLogger(opts.config.audit) : undefined;
   const logger = opts.logger ?? owned?.logger;
   if (logger === undefined) throw new Error('internal: no logger');
@@ -104,34 +89,32 @@ export async function createOrchestrator(opts: OrchestratorOptions): Promise<Orc
       exchangeTimeoutMs: g.exchangeTimeoutMs,
       ...(opts.resolver === undefined ? {} : { resolver: opts.resolver }),
     });
-    // Process level is much weaker (no network or PID namespace): say so at warn level.
-    logger[level === 'process' ? 'warn' : 'info'](
+    const report = launcher.report;
+    // A weaker level (process: no network or PID namespace) is said at warn level.
+    logger[report.weaker === undefined ? 'info' : 'warn'](
       {
         event: AuditEvent.OrchestratorStart,
         isolation: level,
-        staleDirsRemoved,
-        available: detected.available,
-        cgroup: detected.cgroup,
+        staleDirsRemoved: report.staleDirsRemoved,
+        available: report.available,
+        cgroup: report.cgroup,
         gateway: gateway.url,
-        weaker: level === 'process' ? 'process-level isolation only: no network or PID namespace' : undefined,
+        weaker: report.weaker,
         // Opened before we could prevent it (--inspect): whoever reaches it can run code here.
         inspectorOpen: inspectorUrl() === undefined ? undefined : true,
       },
       `orchestrator started (isolation: ${level})`,
     );
-    // Last: nothing after it can fail, so the parked launcher cannot outlive a failed start.
-    const park = new LaunchPark();
-    await park.start();
+    // Last: nothing after it can fail, so the launcher's helpers cannot outlive a failed start.
+    await launcher.start();
     return new LocalOrchestrator({
       config: opts.config,
       logger,
       gateway,
       broker,
-      level,
       maxQueued: opts.maxQueued,
       ownedLogger: owned,
-      park,
-      runAs: opts.runAs,
+      launcher,
     });
   } catch (err) {
     await owned?.close();
@@ -144,18 +127,16 @@ interface LocalOrchestratorParts {
   readonly logger: Logger;
   readonly gateway: EgressGateway;
   readonly broker: ToolBroker;
-  readonly level: IsolationLevel;
   readonly maxQueued: number | undefined;
   readonly ownedLogger: { close(): Promise<void> } | undefined;
-  readonly park: LaunchPark;
-  readonly runAs: { readonly uid: number; readonly gid: number } | undefined;
+  readonly launcher: Launcher;
 }
 
 function clip(text: string): string {
   return text.length > 128 ? `${text.slice(0, 128)}…` : text;
 }
 
-/** The local (this machine) orchestrator. */
+/** The orchestrator; where its children run is its launcher's business. */
 class LocalOrchestrator implements Orchestrator {
   readonly gateway: EgressGateway;
   readonly isolation: IsolationLevel;
@@ -165,26 +146,21 @@ class LocalOrchestrator implements Orchestrator {
   readonly #quotas: SpawnQuotas;
   readonly #ownedLogger: { close(): Promise<void> } | undefined;
   readonly #runs = new Map<string, SubagentRun>();
-  readonly #acls = new Map<string, ToolAcl>();
-  readonly #egressPolicies = new Map<string, EgressPolicy>();
+  readonly #policies: AgentPolicies;
   readonly #onProcessExit: () => void;
-  readonly #park: LaunchPark;
+  readonly #launcher: Launcher;
   readonly #unguard: () => void;
-  /** The config file and the audit log: no subagent read grant may contain them. */
-  readonly #protectedPaths: readonly string[];
-  readonly #runAs: { readonly uid: number; readonly gid: number } | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(parts: LocalOrchestratorParts) {
     this.gateway = parts.gateway;
-    this.isolation = parts.level;
+    this.isolation = parts.launcher.isolation;
     this.#config = parts.config;
     this.#logger = parts.logger;
     this.#broker = parts.broker;
     this.#ownedLogger = parts.ownedLogger;
-    this.#park = parts.park;
-    this.#protectedPaths = configProtectedPaths(parts.config);
-    this.#runAs = parts.runAs;
+    this.#launcher = parts.launcher;
+    this.#policies = new AgentPolicies(parts.config.baseDir, parts.gateway.address.host);
     this.#quotas = new SpawnQuotas(
       parts.config,
       parts.maxQueued === undefined ? {} : { maxQueued: parts.maxQueued },
@@ -192,8 +168,7 @@ class LocalOrchestrator implements Orchestrator {
     // If the parent process exits without close(), no sandbox may outlive it: SIGKILL them all
     // synchronously (bubblewrap's --die-with-parent covers a parent killed by a signal).
     this.#onProcessExit = () => {
-      for (const run of this.#runs.values()) run.killNow();
-      this.#park.killNow();
+      this.#launcher.killAll();
     };
     process.on('exit', this.#onProcessExit);
     this.#unguard = guardInspectorSignal(() => {
@@ -267,7 +242,7 @@ class LocalOrchestrator implements Orchestrator {
     const runs = [...this.#runs.values()];
     for (const run of runs) run.terminate('shutdown', 'the orchestrator is closing');
     await Promise.all(runs.map((r) => r.result));
-    await this.#park.close();
+    await this.#launcher.close();
     await this.gateway.close();
     process.removeListener('exit', this.#onProcessExit);
     this.#unguard();
@@ -344,7 +319,7 @@ class LocalOrchestrator implements Orchestrator {
       if (found === undefined)
         throw new Error(`internal: agent '${agentName}' passed the quota check but is undefined`);
       agent = found;
-      entry = this.#resolveEntry(agent, entryOverride);
+      entry = this.#policies.resolveEntry(agent, entryOverride);
       checkTask(task);
     } catch (err) {
       reservation.release();
@@ -357,19 +332,9 @@ class LocalOrchestrator implements Orchestrator {
         gateway: this.gateway,
         broker: this.#broker,
         logger: this.#logger,
-        level: this.isolation,
-        launch: (spec) =>
-          launch(
-            {
-              ...spec,
-              protectedPaths: this.#protectedPaths,
-              readGrants: agent.readPaths ?? [],
-              ...(this.#runAs === undefined ? {} : { runAs: this.#runAs }),
-            },
-            this.#park,
-          ),
-        acl: this.#acl(agent),
-        egressPolicy: this.#egressPolicy(agent),
+        launcher: this.#launcher,
+        acl: this.#policies.acl(agent),
+        egressPolicy: this.#policies.egressPolicy(agent),
         upstream: agent.proxy ?? this.#config.gateway.upstream,
         spawnNested: (caller, a, t) => this.#spawnNested(caller, a, t),
         onFinished: (r) => this.#runs.delete(r.id),
@@ -399,51 +364,5 @@ class LocalOrchestrator implements Orchestrator {
         run.terminate('shutdown', `internal error: ${err instanceof Error ? err.message : String(err)}`);
       });
     return run;
-  }
-
-  #resolveEntry(agent: AgentConfig, override: string | undefined): string {
-    const raw = override ?? agent.entry;
-    if (raw === undefined) {
-      throw new SpawnerError(
-        'SG_SPAWN_INVALID_REQUEST',
-        `agent '${agent.name}' has no entry and the request gave none`,
-        {
-          details: { agent: agent.name },
-        },
-      );
-    }
-    const path = isAbsolute(raw) ? raw : resolve(this.#config.baseDir, raw);
-    if (!existsSync(path)) {
-      throw new SpawnerError(
-        'SG_SPAWN_INVALID_REQUEST',
-        `entry of agent '${agent.name}' not found: ${path}`,
-        {
-          details: { agent: agent.name, entry: path },
-        },
-      );
-    }
-    return path;
-  }
-
-  #acl(agent: AgentConfig): ToolAcl {
-    let acl = this.#acls.get(agent.name);
-    if (acl === undefined) {
-      acl = new ToolAcl(agent.tools);
-      this.#acls.set(agent.name, acl);
-    }
-    return acl;
-  }
-
-  /**
-   * The agent's pure egress policy (web_fetch checks redirect targets with it), built once per
-   * agent: with a large allowlist, building it is the expensive part.
-   */
-  #egressPolicy(agent: AgentConfig): EgressPolicy {
-    let policy = this.#egressPolicies.get(agent.name);
-    if (policy === undefined) {
-      policy = new EgressPolicy(agent.network, { gatewayAddresses: [this.gateway.address.host] });
-      this.#egressPolicies.set(agent.name, policy);
-    }
-    return policy;
   }
 }

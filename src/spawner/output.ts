@@ -14,7 +14,7 @@
  */
 import { AuditEvent } from '../audit/events.js';
 import type { Logger } from 'pino';
-import type { OutputLine } from './sandbox/index.js';
+import type { OutputLine } from '../sandbox/index.js';
 
 /** Audit event of one line a subagent wrote to stdout or stderr. */
 export const OUTPUT_EVENT = AuditEvent.SubagentOutput;

@@ -1,6 +1,8 @@
 /**
- * One subagent's life in the parent: register its egress credential, launch its sandbox, speak the
- * IPC protocol, watch its quotas, and tear everything down exactly once on every exit path.
+ * One subagent's life in the parent: register its egress credential, have the launcher start its
+ * child, speak the IPC protocol, watch its quotas, and tear everything down exactly once on every
+ * exit path. The life is a state machine (see run-state.ts); the launcher is an interface (see
+ * sandbox/launcher.ts), so nothing here knows how or where the child runs.
  *
  * Ordering on a violation: SIGKILL first (synchronously, before anything else can happen), then
  * revoke the credential (which cuts its sockets; synchronously too once startup is over), wait for
@@ -9,36 +11,39 @@
  * record says how long each part took: `killMs` (decision → process reaped and sockets cut) and
  * `teardownMs` (decision → everything removed).
  */
-import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { AuditEvent } from '../audit/events.js';
 import type { AgentConfig, UpstreamProxy } from '../config/types.js';
-import type { EgressDecision, EgressGateway, ProxyCredential } from '../gateway/types.js';
-import {
-  createParentChannel,
-  describeThrown,
-  type ChildMessage,
-  type IpcChannel,
-  type ParentMessage,
-} from '../ipc/index.js';
+import { SpawnerError } from '../errors.js';
+import type { EgressGateway, ProxyCredential } from '../gateway/types.js';
 import type { EgressPolicy } from '../policy/egress.js';
 import type { ToolDecision } from '../policy/types.js';
-import type { BrokerSession, ToolBroker } from '../tools/broker.js';
-import { Meter, violationForEgress } from './meter.js';
+import type { GatewayPort, Launcher, PreparedLaunch, Sandbox } from '../sandbox/launcher.js';
+import type { ToolBroker } from '../tools/broker.js';
+import { Meter } from './meter.js';
+import { HeldOutput, OUTPUT_AUDIT_BYTES } from './output.js';
 import type { ParentInstance, SpawnReservation } from './quotas.js';
-import { createSandboxDirs, type LaunchSpec, type Sandbox } from './sandbox/index.js';
-import type { IsolationLevel, Outcome, SubagentInfo, TerminationReason } from './types.js';
-import { ChildMessageHandler } from './messages.js';
-import { classifyExit, watchMemory } from './monitors.js';
-import { HeldOutput, OUTPUT_AUDIT_BYTES, maskSecrets, withStderrTail } from './output.js';
+import { watchChild, type WatchedChild } from './run-child.js';
+import { VIOLATIONS, reapSandbox, reportExit, type Final } from './run-exit.js';
+import { RunStateMachine } from './run-state.js';
+import {
+  brokerSession,
+  credentialSecrets,
+  registerEgress,
+  startMessage,
+  type RunIdentity,
+} from './run-wiring.js';
+import type { Outcome, SubagentInfo, TerminationReason } from './types.js';
+
+export { MAX_OUTPUT_BYTES } from './run-wiring.js';
 
 /** What a run needs from its orchestrator. */
 export interface RunDeps {
   readonly gateway: EgressGateway;
   readonly broker: ToolBroker;
   readonly logger: Logger;
-  readonly level: IsolationLevel;
-  readonly launch: (spec: LaunchSpec) => Promise<Sandbox>;
+  /** Starts the child; the run knows nothing else about isolation. */
+  readonly launcher: Launcher;
   readonly acl: { decide(tool: string): ToolDecision };
   /** The agent's pure egress policy, for built-in tools that check targets before sending. */
   readonly egressPolicy: EgressPolicy;
@@ -62,12 +67,6 @@ export interface RunParams {
   readonly reservation: SpawnReservation;
 }
 
-/** Largest subagent output accepted, bytes (it must fit one IPC frame with its envelope). */
-export const MAX_OUTPUT_BYTES = 768 * 1024;
-/** How long to wait for the IPC stream to drain after the process exits (a result may still be in flight). */
-const DRAIN_AFTER_EXIT_MS = 1000;
-/** Upper bound on waiting for a SIGKILLed sandbox to be reaped. */
-const REAP_TIMEOUT_MS = 5000;
 /**
  * The wall-clock timeout is announced (IPC `abort`, which fires `ctx.signal`) this long before the
  * SIGKILL: 10 % of `timeout_seconds`, at most 1 s. A subagent that returns in time completes with
@@ -75,27 +74,6 @@ const REAP_TIMEOUT_MS = 5000;
  */
 export function abortNoticeMs(timeoutMs: number): number {
   return Math.min(1000, timeoutMs / 10);
-}
-type Final =
-  | { status: 'completed'; output: unknown }
-  | { status: 'failed'; error: { code: string; message: string } }
-  | { status: 'terminated'; reason: TerminationReason; detail: string };
-
-const VIOLATIONS: ReadonlySet<TerminationReason> = new Set<TerminationReason>([
-  'tool_denied',
-  'egress_denied',
-  'spawn_denied',
-  'memory_exceeded',
-  'timeout',
-  'api_calls_exceeded',
-  'cost_exceeded',
-  'egress_bytes_exceeded',
-  'protocol_violation',
-  'sandbox_violation',
-]);
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 /** One subagent, from accepted spawn to resolved outcome. */
@@ -118,22 +96,18 @@ export class SubagentRun {
   readonly #reservation: SpawnReservation;
   readonly #meter: Meter;
   readonly #abort = new AbortController();
+  readonly #run: RunStateMachine;
   #resolve: (o: Outcome) => void = () => undefined;
-  #state: 'queued' | 'running' | 'ending' | 'done' = 'queued';
   #final: Final | undefined;
   #startedMs = 0;
   #endedMs = 0;
   #credential: ProxyCredential | undefined;
-  #ownedDir: string | undefined;
+  #prepared: PreparedLaunch | undefined;
   #sandbox: Sandbox | undefined;
-  #channel: IpcChannel<ChildMessage, ParentMessage> | undefined;
-  #handler: ChildMessageHandler | undefined;
+  #child: WatchedChild | undefined;
   #timers: NodeJS.Timeout[] = [];
-  #stopMemory: (() => void) | undefined;
+  /** Startup, then the transition out of `starting`; teardown waits for it. */
   #startup: Promise<void> | undefined;
-  #startupDone = false;
-  #killedSandbox: Sandbox | undefined;
-  #revoked = false;
   /** stdout/stderr lines, held until the credential is revoked (see output.ts). */
   readonly #output: HeldOutput;
   /** performance.now() when the outcome was decided, and when every process was gone and its sockets cut. */
@@ -150,6 +124,7 @@ export class SubagentRun {
     this.#entry = params.entry;
     this.#reservation = params.reservation;
     this.#deps = deps;
+    this.#run = new RunStateMachine(params.id);
     this.#meter = new Meter(params.agent.constraints);
     this.#output = new HeldOutput(deps.logger, this.#who(), () => this.#secrets());
     this.result = new Promise<Outcome>((resolve) => {
@@ -164,56 +139,30 @@ export class SubagentRun {
 
   /** True once an outcome is decided (teardown may still be running). */
   get ending(): boolean {
-    return this.#over();
-  }
-
-  // A method rather than the getter inside the class: the state changes across awaits, and
-  // TypeScript would otherwise keep a stale narrowing of `this.ending`.
-  #over(): boolean {
-    return this.#state === 'ending' || this.#state === 'done';
+    return this.#run.decided;
   }
 
   /** Live information for `active()`, or null once it has ended. */
   info(): SubagentInfo | null {
-    if (this.#state !== 'queued' && this.#state !== 'running') return null;
+    const state = this.#run.state;
+    if (state !== 'queued' && state !== 'starting' && state !== 'running') return null;
     return {
       id: this.id,
       agent: this.agent.name,
       parent: this.parent,
       depth: this.depth,
-      state: this.#state,
+      state: state === 'queued' ? 'queued' : 'running',
       startedAt: this.acceptedAt.toISOString(),
     };
   }
 
-  /** SIGKILLs the sandbox now, synchronously (process 'exit' hook). */
-  killNow(): void {
-    this.#sandbox?.kill();
-  }
-
-  /** SIGKILLs the current sandbox once (its tree walk is not free; a second call is a no-op). */
-  #kill(): void {
-    const sandbox = this.#sandbox;
-    if (sandbox === undefined || this.#killedSandbox === sandbox) return;
-    this.#killedSandbox = sandbox;
-    sandbox.kill();
-  }
-
-  /** Revokes the credential (closing its sockets) once; only after startup (see #teardown). */
-  #revoke(): void {
-    if (this.#revoked || !this.#startupDone || this.#credential === undefined) return;
-    this.#revoked = true;
-    this.#deps.gateway.revoke(this.id);
-    this.#channel?.destroy();
-  }
-
   /** Runs it (called when a concurrency slot is free); resolves after teardown. */
   async execute(): Promise<void> {
-    if (this.#state !== 'queued') {
+    if (this.#run.state !== 'queued') {
       await this.#settled();
       return;
     }
-    this.#state = 'running';
+    this.#run.to('starting');
     this.#startedMs = performance.now();
     const { timeoutSeconds } = this.agent.constraints;
     const timeoutMs = timeoutSeconds * 1000;
@@ -222,7 +171,7 @@ export class SubagentRun {
         () => {
           // The only graceful stop: violations, cancellation and shutdown kill without notice.
           if (!this.ending) {
-            this.#channel?.send({
+            this.#child?.channel.send({
               type: 'abort',
               reason: `timeout_seconds ${timeoutSeconds} is about to expire`,
             });
@@ -234,68 +183,44 @@ export class SubagentRun {
         this.terminate('timeout', `wall clock over timeout_seconds ${timeoutSeconds}`);
       }, timeoutMs),
     );
-    this.#startup = this.#start();
+    this.#startup = this.#start().then(() => {
+      this.#started();
+    });
     await this.#startup;
-    this.#startupDone = true;
-    const sandbox = this.#sandbox;
-    if (!this.#over() && sandbox !== undefined) this.#watch(sandbox);
     await this.#settled();
   }
 
-  /** Credential, gateway socket, sandbox. Never rejects: a failure becomes a `failed` outcome. */
+  /** Credential, prepared launch, child. Never rejects: a failure becomes a `failed` outcome. */
   async #start(): Promise<void> {
-    const { constraints, network } = this.agent;
+    const gateway = this.#deps.gateway;
     try {
-      this.#credential = this.#deps.gateway.register({
-        id: this.id,
-        network,
-        ...(this.#deps.upstream === undefined ? {} : { upstream: this.#deps.upstream }),
-        agent: this.agent.name,
-        parent: this.parent,
-        limits: { maxEgressBytes: network.maxEgressBytes },
-        onDeny: (d) => {
-          this.#onEgressDenied(d);
+      this.#credential = registerEgress(
+        gateway,
+        this.#identity(),
+        this.#deps.upstream,
+        this.#meter,
+        (r, d) => {
+          this.terminate(r, d);
         },
-        onLimit: (kind, detail) => {
-          this.terminate(kind === 'api_calls' ? 'api_calls_exceeded' : 'egress_bytes_exceeded', detail);
+      );
+      const id = this.id;
+      const port: GatewayPort = {
+        get address() {
+          return gateway.address;
         },
-        // Flooding its own gateway (connections, requests without its credential) is abuse of
-        // the channel the parent gave it, like a malformed IPC frame.
-        onViolation: (kind, detail) => {
-          this.terminate('protocol_violation', `gateway ${kind}: ${detail}`);
-        },
-        countRequest: () => {
-          if (this.#meter.takeApiCall()) return true;
-          this.terminate(
-            'api_calls_exceeded',
-            `egress request over max_api_calls ${constraints.maxApiCalls}`,
-          );
-          return false;
-        },
-      });
-      // One private 0700 directory per subagent holds its scratch dir and its gateway socket:
-      // the socket is reachable only by path, and teardown is a single recursive removal.
-      const dirs = createSandboxDirs(this.id);
-      this.#ownedDir = dirs.root;
-      const unixSocketPath = this.#deps.level === 'process' ? undefined : dirs.gatewaySocketPath;
-      if (unixSocketPath !== undefined) await this.#deps.gateway.listenUnix(this.id, unixSocketPath);
-      if (this.#over()) return;
-      const addr = this.#deps.gateway.address;
-      this.#sandbox = await this.#deps.launch({
-        id: this.id,
-        level: this.#deps.level,
+        listenUnix: (path) => gateway.listenUnix(id, path),
+      };
+      this.#prepared = await this.#deps.launcher.prepare({
+        id,
         entry: this.#entry,
-        scratchDir: dirs.scratchDir,
-        maxMemoryMb: constraints.maxMemoryMb,
-        ownedDir: dirs.root,
+        maxMemoryMb: this.agent.constraints.maxMemoryMb,
+        readGrants: this.agent.readPaths ?? [],
+        gateway: port,
         onOutput: this.#output.sink,
         maxOutputBytes: OUTPUT_AUDIT_BYTES,
-        gateway: {
-          host: addr.host,
-          port: addr.port,
-          ...(unixSocketPath === undefined ? {} : { unixSocketPath }),
-        },
       });
+      if (this.ending) return;
+      this.#sandbox = await this.#prepared.launch();
     } catch (err) {
       const e = err instanceof Error ? err : new Error(String(err));
       const code =
@@ -307,138 +232,116 @@ export class SubagentRun {
     }
   }
 
+  /** Leaves `starting`: the child runs, or (decided meanwhile) what startup made is cut now. */
+  #started(): void {
+    if (this.#run.state === 'aborting') {
+      this.#run.to('ending');
+      // A termination during startup (timeout, shutdown, cancel) must still kill the sandbox that
+      // launch() returned, and could not revoke before the gateway listener was open.
+      this.#sandbox?.kill();
+      this.#revoke();
+      return;
+    }
+    this.#run.to('running');
+    const sandbox = this.#sandbox;
+    if (sandbox !== undefined) this.#child = watchChild(sandbox, this.#watchDeps(sandbox));
+  }
+
   /** Terminates it (violation, cancellation or shutdown). No-op once an outcome is decided. */
   terminate(reason: TerminationReason, detail: string): void {
     if (this.ending) return;
     this.#decidedAt = performance.now();
     // Kill before anything else: a refused act must not be followed by another one.
-    this.#kill();
+    this.#decide();
     if (VIOLATIONS.has(reason)) {
       this.#deps.logger.warn(
         { event: AuditEvent.Violation, ...this.#who(), reason, detail },
         `subagent violation: ${reason}`,
       );
     }
-    this.#finish({ status: 'terminated', reason, detail });
+    this.#conclude({ status: 'terminated', reason, detail });
   }
 
-  /** The child's IPC channel and quota hooks, for the message handler. */
-  #watch(sandbox: Sandbox): void {
-    const channel = createParentChannel(sandbox.channel);
-    this.#channel = channel;
-    const handler = new ChildMessageHandler({
-      send: (msg) => {
-        if (!this.ending) channel.send(msg);
-      },
-      startMessage: () => this.#startMessage(sandbox),
-      session: this.#session(),
+  /** Decides a non-termination outcome (completed, failed) once and starts teardown. */
+  #finish(final: Final): void {
+    if (this.ending) return;
+    this.#decidedAt = performance.now();
+    // One last sample before the kill: a subagent that finished between two polls still has a peak.
+    if (final.status === 'completed') this.#meter.observeRss(this.#sandbox?.sampleRssBytes() ?? null);
+    this.#decide();
+    this.#conclude(final);
+  }
+
+  /**
+   * The decision's transition: during startup to `aborting` (nothing runs yet; `#started` cuts it
+   * once startup settles), otherwise to `ending`, SIGKILLing a running child on the spot.
+   */
+  #decide(): void {
+    const from = this.#run.state;
+    if (from === 'starting') {
+      this.#run.to('aborting');
+      return;
+    }
+    this.#run.to('ending');
+    if (from === 'running') this.#sandbox?.kill();
+  }
+
+  #conclude(final: Final): void {
+    this.#final = final;
+    this.#endedMs = this.#startedMs === 0 ? 0 : this.#decidedAt;
+    // Cut its egress now, in the same tick as the kill (not after the teardown's first await).
+    if (this.#run.state === 'ending') this.#revoke();
+    this.#abort.abort();
+    void this.#teardown();
+  }
+
+  /** Revokes the credential (closing its sockets); called once, on entering `ending`. */
+  #revoke(): void {
+    if (this.#credential === undefined) return;
+    this.#deps.gateway.revoke(this.id);
+    this.#child?.channel.destroy();
+  }
+
+  #watchDeps(sandbox: Sandbox): Parameters<typeof watchChild>[1] {
+    const cred = this.#credential;
+    if (cred === undefined) {
+      throw new SpawnerError('SG_INTERNAL', `subagent ${this.id} is running without a credential`);
+    }
+    const who = this.#identity();
+    return {
+      startMessage: () => startMessage(who, this.#task, cred, sandbox),
+      session: brokerSession(
+        who,
+        cred,
+        this.#deps.acl,
+        this.#deps.egressPolicy,
+        this.#meter,
+        this.#abort.signal,
+      ),
       broker: this.#deps.broker,
       meter: this.#meter,
       logger: this.#deps.logger,
       who: this.#who(),
+      maxMemoryMb: this.agent.constraints.maxMemoryMb,
       spawn: (agent, task) => this.#deps.spawnNested(this, agent, task),
       isEnding: () => this.ending,
       terminate: (reason, detail) => {
         this.terminate(reason, detail);
       },
-      complete: (final) => {
+      finish: (final) => {
         this.#finish(final);
       },
-      maxOutputBytes: MAX_OUTPUT_BYTES,
-      mask: (text) => maskSecrets(text, this.#secrets()),
-    });
-    this.#handler = handler;
-    // handle() never throws; the channel also turns a throwing listener into an `error`.
-    channel.on('message', (msg, bytes) => {
-      handler.handle(msg, bytes);
-    });
-    channel.on('error', (err) => {
-      this.terminate('protocol_violation', err.message);
-    });
-    const drained = new Promise<void>((resolve) => {
-      channel.once('close', resolve);
-    });
-    sandbox.exited
-      .then(async (exit) => {
-        if (this.#over()) return;
-        // The result frame may still be in the socket when the exit is reported: let it drain.
-        await Promise.race([drained, delay(DRAIN_AFTER_EXIT_MS)]);
-        if (this.#over()) return;
-        this.#onExitWithoutResult(sandbox, exit);
-      })
-      .catch((err: unknown) => {
-        this.terminate('protocol_violation', `internal error after the child exited: ${describeThrown(err)}`);
-      });
-    this.#stopMemory = watchMemory(sandbox, this.agent.constraints.maxMemoryMb, this.#meter, (rss) => {
-      this.terminate(
-        'memory_exceeded',
-        `resident memory ${(rss / 1048576).toFixed(1)} MiB over max_memory_mb ${this.agent.constraints.maxMemoryMb}`,
-      );
-    });
-  }
-
-  #startMessage(sandbox: Sandbox): ParentMessage {
-    const cred = this.#credential;
-    if (cred === undefined) throw new Error('internal: no credential at start');
-    // The socket path as the child sees it (undefined in process mode: the child uses TCP).
-    const inside = sandbox.gatewaySocketPath;
-    return {
-      type: 'start',
-      id: this.id,
-      agent: this.agent.name,
-      parent: this.parent,
-      task: this.#task,
-      egress:
-        inside === undefined
-          ? { proxyUrl: cred.proxyUrl }
-          : {
-              proxyUrl: `http://${encodeURIComponent(cred.username)}:${encodeURIComponent(cred.password)}@localhost`,
-              socketPath: inside,
-            },
-      limits: { maxOutputBytes: MAX_OUTPUT_BYTES },
+      secrets: () => this.#secrets(),
     };
   }
 
-  #session(): BrokerSession {
-    const cred = this.#credential;
-    if (cred === undefined) throw new Error('internal: no credential for the tool session');
-    return {
-      subagentId: this.id,
-      agent: this.agent.name,
-      parent: this.parent,
-      acl: this.#deps.acl,
-      takeApiCall: () => this.#meter.takeApiCall(),
-      reserveCost: (usd) => this.#meter.reserveCost(usd),
-      signal: this.#abort.signal,
-      proxyUrl: cred.proxyUrl,
-      // The same rules the gateway applies: web_fetch checks a redirect's target with them, so an
-      // origin's redirect to a refused target is a tool error, not a kill.
-      egress: this.#deps.egressPolicy,
-    };
-  }
-
-  #onEgressDenied(d: EgressDecision): void {
-    const reason = violationForEgress(d.reason);
-    if (reason === null) return;
-    this.terminate(reason, `egress ${d.method} ${d.host}:${d.port} refused (${d.reason}, HTTP ${d.status})`);
-  }
-
-  #onExitWithoutResult(sandbox: Sandbox, exit: { code: number | null; signal: string | null }): void {
-    const verdict = classifyExit(sandbox, exit, this.agent.constraints.maxMemoryMb);
-    if (verdict.status === 'terminated') {
-      this.terminate(verdict.reason, verdict.detail);
-      return;
-    }
-    // Why it died is usually on stderr (a crash before the runtime could report, a bad entry).
-    const message = withStderrTail(verdict.error.message, sandbox.stderrTail(), this.#secrets());
-    this.#finish({ status: 'failed', error: { code: verdict.error.code, message } });
+  #identity(): RunIdentity {
+    return { id: this.id, agent: this.agent, parent: this.parent };
   }
 
   /** This subagent's own credential, in the forms the child could print it. */
   #secrets(): string[] {
-    const cred = this.#credential;
-    if (cred === undefined) return [];
-    return [cred.password, Buffer.from(`${cred.username}:${cred.password}`).toString('base64')];
+    return credentialSecrets(this.#credential);
   }
 
   #who(): { subagentId: string; agent: string; parent: string; parentId?: string } {
@@ -450,26 +353,10 @@ export class SubagentRun {
     };
   }
 
-  /** Decides the outcome once and starts teardown. */
-  #finish(final: Final): void {
-    if (this.ending) return;
-    this.#state = 'ending';
-    this.#final = final;
-    if (this.#decidedAt === 0) this.#decidedAt = performance.now();
-    this.#endedMs = this.#startedMs === 0 ? 0 : this.#decidedAt;
-    // One last sample before the kill: a subagent that finished between two polls still has a peak.
-    if (final.status === 'completed') this.#meter.observeRss(this.#sandbox?.sampleRssBytes() ?? null);
-    this.#kill();
-    // Cut its egress now, in the same tick as the kill (not after the teardown's first await).
-    this.#revoke();
-    this.#abort.abort();
-    void this.#teardown();
-  }
-
   /** What the IPC conversation cost beyond the usage figures (only what is non-zero). */
   #ipcSummary(): { logLinesDropped?: number; ipcQueuedPeakBytes?: number } {
-    const dropped = this.#handler?.droppedLogLines ?? 0;
-    const queued = this.#channel?.peakQueuedBytes ?? 0;
+    const dropped = this.#child?.handler.droppedLogLines ?? 0;
+    const queued = this.#child?.channel.peakQueuedBytes ?? 0;
     return {
       ...(dropped === 0 ? {} : { logLinesDropped: dropped }),
       ...(queued === 0 ? {} : { ipcQueuedPeakBytes: queued }),
@@ -483,71 +370,43 @@ export class SubagentRun {
   async #teardown(): Promise<void> {
     for (const t of this.#timers) clearTimeout(t);
     this.#timers = [];
-    this.#stopMemory?.();
-    this.#stopMemory = undefined;
-    // A termination during startup (timeout, shutdown, cancel) must still find and kill the
-    // sandbox that launch() is about to return, and must not revoke before listenUnix finished.
-    if (this.#startup !== undefined) await this.#startup;
-    this.#startupDone = true;
+    this.#child?.stopMemory();
+    // Decided during startup: `#started` kills what launch() returned and revokes (state `ending`).
+    // (Should it have thrown, execute() rejects and the orchestrator reports it; teardown goes on.)
+    if (this.#startup !== undefined) await this.#startup.catch(() => undefined);
     const sandbox = this.#sandbox;
-    const gateway = this.#deps.gateway;
-    // No-ops when #finish already did them; needed when the outcome was decided during startup.
-    this.#kill();
-    this.#revoke();
     // The credential is dead now (or never existed): the child's text may be written down.
     this.#output.release();
     const children = [...this.children];
     for (const child of children) child.terminate('cancelled', `its parent subagent ${this.id} ended`);
     const errors: unknown[] = [];
     if (sandbox !== undefined) {
-      await Promise.race([sandbox.exited, delay(REAP_TIMEOUT_MS)]);
-      this.#cutAt = performance.now();
-      this.#meter.observeRss(sandbox.peakRssBytes);
-      // Waits for every process of the sandbox to be gone, then removes the cgroup, the scratch
-      // dir, the socket and the owned directory (launched with it).
-      await sandbox.dispose().catch((err: unknown) => errors.push(err));
-      if (sandbox.goneAt !== undefined) this.#cutAt = Math.max(this.#cutAt, sandbox.goneAt);
-    } else if (this.#ownedDir !== undefined) {
-      // Never launched (or launch failed): the directory is ours alone to remove.
-      await rm(this.#ownedDir, { recursive: true, force: true }).catch((err: unknown) => errors.push(err));
+      this.#cutAt = await reapSandbox(sandbox, this.#meter, errors);
+    } else if (this.#prepared !== undefined) {
+      // Never launched (or launch failed): what prepare() made is ours alone to remove.
+      await this.#prepared.discard().catch((err: unknown) => errors.push(err));
     }
     await Promise.all(children.map((c) => c.result));
     this.#reservation.release();
-    for (const err of errors) {
-      this.#deps.logger.error(
-        {
-          event: AuditEvent.Exit,
-          ...this.#who(),
-          teardownError: err instanceof Error ? err.message : String(err),
-        },
-        'subagent teardown incomplete',
-      );
-    }
     const wallMs = this.#startedMs === 0 ? 0 : this.#endedMs - this.#startedMs;
     const egress =
-      this.#credential === undefined ? { requests: 0, bytesIn: 0, bytesOut: 0 } : gateway.usage(this.id);
-    const usage = this.#meter.usage(wallMs, egress);
-    const final = this.#final ?? {
-      status: 'failed',
-      error: { code: 'SG_SUBAGENT_FAILED', message: 'no outcome' },
-    };
-    const outcome: Outcome = { id: this.id, agent: this.agent.name, parent: this.parent, usage, ...final };
-    const ms = (t: number): number => Math.round((t - this.#decidedAt) * 10) / 10;
-    this.#deps.logger.info(
-      {
-        event: AuditEvent.Exit,
-        ...this.#who(),
-        status: final.status,
-        ...(final.status === 'terminated' ? { reason: final.reason } : {}),
-        ...(final.status === 'failed' ? { code: final.error.code } : {}),
-        usage,
-        ...this.#ipcSummary(),
-        ...(this.#cutAt === 0 ? {} : { killMs: ms(this.#cutAt) }),
-        teardownMs: ms(performance.now()),
-      },
-      `subagent ${final.status}`,
-    );
-    this.#state = 'done';
+      this.#credential === undefined
+        ? { requests: 0, bytesIn: 0, bytesOut: 0 }
+        : this.#deps.gateway.usage(this.id);
+    const outcome = reportExit({
+      logger: this.#deps.logger,
+      who: this.#who(),
+      id: this.id,
+      agent: this.agent.name,
+      parent: this.parent,
+      final: this.#final,
+      usage: this.#meter.usage(wallMs, egress),
+      errors,
+      ipc: this.#ipcSummary(),
+      decidedAt: this.#decidedAt,
+      cutAt: this.#cutAt,
+    });
+    this.#run.to('done');
     this.#deps.onFinished(this);
     this.#resolve(outcome);
   }

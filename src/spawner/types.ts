@@ -10,17 +10,10 @@ import type { ToolDefinition } from '../tools/types.js';
 export type { Resolver } from '../gateway/types.js';
 export type { ToolDefinition, ToolContext } from '../tools/types.js';
 
-import type { IsolationLevel } from './sandbox/types.js';
+import type { IsolationLevel, IsolationRequest } from '../sandbox/types.js';
 
 /** Isolation levels, strongest first. `namespace` = `unshare -Urn` (a network namespace only). */
-export type { IsolationLevel } from './sandbox/types.js';
-
-/**
- * What a caller may ask for: `auto` = the strongest level available; `namespace` = at least a
- * network namespace (bubblewrap, else unshare); an exact level (`bubblewrap`, `unshare`,
- * `process`) = exactly that one. A level that is not available is an error, never a downgrade.
- */
-export type IsolationRequest = 'auto' | 'namespace' | IsolationLevel;
+export type { IsolationLevel, IsolationRequest } from '../sandbox/types.js';
 
 /** Why a subagent was terminated. */
 export type TerminationReason =

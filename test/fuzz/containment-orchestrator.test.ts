@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { detectIsolation } from '../../src/spawner/sandbox/index.js';
+import { detectIsolation } from '../../src/sandbox/index.js';
 import type { IsolationLevel } from '../../src/spawner/types.js';
 import { containmentAgent, runContainmentJob, writeContainmentAgents } from '../helpers/containment.js';
 import { FUZZ_SEED, runs } from '../helpers/security-fuzz.js';

@@ -5,7 +5,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createOrchestrator } from '../../src/spawner/orchestrator.js';
-import { detectIsolation } from '../../src/spawner/sandbox/index.js';
+import { detectIsolation } from '../../src/sandbox/index.js';
 import type { GatewayConfig } from '../../src/config/types.js';
 import type { IsolationLevel, Orchestrator, Outcome } from '../../src/spawner/types.js';
 import { repoRoot } from './paths.js';

@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
-import { detectIsolation } from '../../src/spawner/sandbox/index.js';
-import { sweepStaleCgroups } from '../../src/spawner/sandbox/park.js';
+import { detectIsolation } from '../../src/sandbox/index.js';
+import { sweepStaleCgroups } from '../../src/sandbox/park.js';
 import { eventually, processesMatching } from '../helpers/spawner-harness.js';
 
 const CHILD = join(import.meta.dirname, '..', 'helpers', 'audit-crash-child.js');

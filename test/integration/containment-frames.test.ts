@@ -9,7 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { detectIsolation } from '../../src/spawner/sandbox/index.js';
+import { detectIsolation } from '../../src/sandbox/index.js';
 import type { IsolationLevel } from '../../src/spawner/types.js';
 import { containmentAgent, runContainmentJob, writeContainmentAgents } from '../helpers/containment.js';
 

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createOrchestrator } from '../../src/spawner/index.js';
-import { detectIsolation } from '../../src/spawner/sandbox/index.js';
-import type { IsolationLevel } from '../../src/spawner/sandbox/index.js';
+import { detectIsolation } from '../../src/sandbox/index.js';
+import type { IsolationLevel } from '../../src/sandbox/index.js';
 import { makeConfig } from '../helpers/spawner-config.js';
 
 const LEVELS: IsolationLevel[] = ['bubblewrap', 'unshare', 'process'];

@@ -13,9 +13,9 @@ import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { detectIsolation } from '../../src/spawner/sandbox/index.js';
-import { findExecutable } from '../../src/spawner/sandbox/detect.js';
-import type { IsolationLevel } from '../../src/spawner/sandbox/index.js';
+import { detectIsolation } from '../../src/sandbox/index.js';
+import { findExecutable } from '../../src/sandbox/detect.js';
+import type { IsolationLevel } from '../../src/sandbox/index.js';
 
 const HOST = join(import.meta.dirname, '..', 'helpers', 'inspector-host.js');
 const LEVELS: IsolationLevel[] = ['bubblewrap', 'unshare', 'process'];

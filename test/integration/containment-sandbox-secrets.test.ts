@@ -16,8 +16,8 @@ import { check } from '../../src/cli/commands/check.js';
 import type { CliIo } from '../../src/cli/io.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createOrchestrator } from '../../src/spawner/index.js';
-import { detectIsolation } from '../../src/spawner/sandbox/index.js';
-import type { IsolationLevel } from '../../src/spawner/sandbox/index.js';
+import { detectIsolation } from '../../src/sandbox/index.js';
+import type { IsolationLevel } from '../../src/sandbox/index.js';
 
 const LEVELS: IsolationLevel[] = ['bubblewrap', 'unshare', 'process'];
 const CANARY = 'sk-canary-0f1e2d3c4b5a';

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import { createOrchestrator } from '../../src/spawner/orchestrator.js';
-import { detectIsolation } from '../../src/spawner/sandbox/index.js';
+import { detectIsolation } from '../../src/sandbox/index.js';
 import type { Orchestrator, Outcome, ToolDefinition } from '../../src/spawner/types.js';
 import { collectAudit } from '../helpers/spawner-audit.js';
 import { makeConfig } from '../helpers/spawner-config.js';

@@ -16,7 +16,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createOrchestrator } from '../../src/spawner/orchestrator.js';
-import { detectIsolation } from '../../src/spawner/sandbox/index.js';
+import { detectIsolation } from '../../src/sandbox/index.js';
 import type { Orchestrator, Outcome } from '../../src/spawner/types.js';
 import { WEB_FETCH_LIMITS } from '../../src/tools/builtin/index.js';
 import { MAX_TOOL_RESULT_BYTES } from '../../src/tools/limits.js';

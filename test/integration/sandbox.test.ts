@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { createSandboxDirs, detectIsolation, launch } from '../../src/spawner/sandbox/index.js';
-import type { IsolationLevel, IsolationReport, Sandbox } from '../../src/spawner/sandbox/index.js';
+import { createSandboxDirs, detectIsolation, launch } from '../../src/sandbox/index.js';
+import type { IsolationLevel, IsolationReport, Sandbox } from '../../src/sandbox/index.js';
 import { createParentChannel } from '../../src/ipc/index.js';
 import type { ChildMessage } from '../../src/ipc/index.js';
 import { IpcProtocolError } from '../../src/errors.js';
-import { isAlive, processTree } from '../../src/spawner/sandbox/proc.js';
+import { isAlive, processTree } from '../../src/sandbox/proc.js';
 import { fixturesDir } from '../helpers/paths.js';
 
 const agents = join(fixturesDir, 'agents');

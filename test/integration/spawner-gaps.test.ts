@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { isAbsolute, join } from 'node:path';
 import { createOrchestrator } from '../../src/spawner/orchestrator.js';
-import { detectIsolation } from '../../src/spawner/sandbox/index.js';
+import { detectIsolation } from '../../src/sandbox/index.js';
 import type { Orchestrator, Outcome, ToolDefinition } from '../../src/spawner/types.js';
 import { collectAudit, type CollectedAudit } from '../helpers/spawner-audit.js';
 import { makeConfig, type AgentSpec } from '../helpers/spawner-config.js';

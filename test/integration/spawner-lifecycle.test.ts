@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createOrchestrator } from '../../src/spawner/orchestrator.js';
-import { detectIsolation } from '../../src/spawner/sandbox/index.js';
+import { detectIsolation } from '../../src/sandbox/index.js';
 import type { IsolationLevel, Orchestrator, ToolDefinition } from '../../src/spawner/types.js';
 import { collectAudit, type CollectedAudit } from '../helpers/spawner-audit.js';
 import { makeConfig, type AgentSpec } from '../helpers/spawner-config.js';

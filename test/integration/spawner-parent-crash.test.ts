@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { detectIsolation, sweepStaleSandboxDirs } from '../../src/spawner/sandbox/index.js';
-import { sweepStaleCgroups } from '../../src/spawner/sandbox/park.js';
+import { detectIsolation, sweepStaleSandboxDirs } from '../../src/sandbox/index.js';
+import { sweepStaleCgroups } from '../../src/sandbox/park.js';
 import { eventually, processesMatching } from '../helpers/spawner-harness.js';
 import { fixturesDir } from '../helpers/paths.js';
 

@@ -8,10 +8,10 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync } f
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { SpawnerError } from '../../src/errors.js';
-import { createSandboxDirs, detectIsolation, launch, type Sandbox } from '../../src/spawner/sandbox/index.js';
-import { ownerToken } from '../../src/spawner/sandbox/dirs.js';
-import { LaunchPark, sandboxCgroupName, sweepStaleCgroups } from '../../src/spawner/sandbox/park.js';
-import { isAlive } from '../../src/spawner/sandbox/proc.js';
+import { createSandboxDirs, detectIsolation, launch, type Sandbox } from '../../src/sandbox/index.js';
+import { ownerToken } from '../../src/sandbox/dirs.js';
+import { LaunchPark, sandboxCgroupName, sweepStaleCgroups } from '../../src/sandbox/park.js';
+import { isAlive } from '../../src/sandbox/proc.js';
 import { eventually } from '../helpers/spawner-harness.js';
 import { fixturesDir } from '../helpers/paths.js';
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { SpawnDeniedError } from '../../src/errors.js';
 import { createOrchestrator } from '../../src/spawner/orchestrator.js';
-import { detectIsolation } from '../../src/spawner/sandbox/index.js';
+import { detectIsolation } from '../../src/sandbox/index.js';
 import type { IsolationLevel, Orchestrator, Outcome, ToolDefinition } from '../../src/spawner/types.js';
 import { collectAudit, type CollectedAudit } from '../helpers/spawner-audit.js';
 import { makeConfig, type AgentSpec } from '../helpers/spawner-config.js';

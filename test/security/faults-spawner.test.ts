@@ -5,7 +5,7 @@
  *
  * Crashes before the runtime could run (before 'ready', between 'ready' and 'start', right after a
  * hand-written result) need a raw program in the sandbox instead of the runtime; those drive one
- * SubagentRun directly with the launcher's test-only `command` override.
+ * SubagentRun directly with the local launcher's test-only `command` override.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -17,7 +17,8 @@ import { EgressPolicy } from '../../src/policy/egress.js';
 import { ToolAcl } from '../../src/policy/tools.js';
 import { createOrchestrator } from '../../src/spawner/orchestrator.js';
 import { SpawnQuotas } from '../../src/spawner/quotas.js';
-import { detectIsolation, launch, type LaunchSpec } from '../../src/spawner/sandbox/index.js';
+import { detectIsolation } from '../../src/sandbox/index.js';
+import { createLocalLauncher } from '../../src/sandbox/local-launcher.js';
 import { SubagentRun } from '../../src/spawner/subagent.js';
 import type { IsolationLevel, Orchestrator, Outcome, ToolDefinition } from '../../src/spawner/types.js';
 import { ToolBroker } from '../../src/tools/broker.js';
@@ -84,14 +85,18 @@ void describe('a child crashing outside the runtime (raw programs in the sandbox
     const reservation = quotas.reserve(quotas.root('main'), 'raw');
     const id = nanoid();
     ids.push(id);
+    const launcher = await createLocalLauncher({
+      config,
+      isolation: level,
+      command: command(process.execPath),
+    });
     const run = new SubagentRun(
       { id, agent, parent: 'main', parentId: undefined, task: null, entry: agent.entry ?? '', reservation },
       {
         gateway,
         broker: new ToolBroker({ logger: audit.logger }),
         logger: audit.logger,
-        level,
-        launch: (spec: LaunchSpec) => launch({ ...spec, command: command(process.execPath) }),
+        launcher,
         acl: new ToolAcl(agent.tools),
         egressPolicy: new EgressPolicy(agent.network, { gatewayAddresses: [gateway.address.host] }),
         upstream: undefined,
@@ -102,6 +107,7 @@ void describe('a child crashing outside the runtime (raw programs in the sandbox
       },
     );
     await run.execute();
+    await launcher.close();
     return run.result;
   }
 

@@ -11,7 +11,7 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createOrchestrator } from '../../src/spawner/orchestrator.js';
-import { detectIsolation } from '../../src/spawner/sandbox/index.js';
+import { detectIsolation } from '../../src/sandbox/index.js';
 import type { IsolationLevel, Orchestrator, ToolDefinition } from '../../src/spawner/types.js';
 import { collectAudit } from '../helpers/spawner-audit.js';
 import { makeConfig } from '../helpers/spawner-config.js';

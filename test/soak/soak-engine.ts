@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createOrchestrator } from '../../src/spawner/orchestrator.js';
-import { detectIsolation } from '../../src/spawner/sandbox/index.js';
+import { detectIsolation } from '../../src/sandbox/index.js';
 import type { IsolationLevel, Outcome } from '../../src/spawner/types.js';
 import { makeConfig, type AgentSpec } from '../helpers/spawner-config.js';
 import { repoRoot } from '../helpers/paths.js';
@@ -248,7 +248,7 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakSummary> {
   const isolation = opts.isolation ?? detected.best;
   const { createRequire } = await import('node:module');
   UNDICI_PATH = createRequire(import.meta.url).resolve('undici');
-  const { runtimeBootstrapPath } = await import('../../src/spawner/sandbox/paths.js');
+  const { runtimeBootstrapPath } = await import('../../src/sandbox/paths.js');
 
   const api = await startLoopbackServer(ALLOWED_IP);
   const trap = await startLoopbackServer(TRAP_IP);

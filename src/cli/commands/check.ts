@@ -13,7 +13,7 @@ import {
 } from '../../config/index.js';
 import type { ConfigDocument } from '../../config/index.js';
 import { ConfigError, ConfigReadError } from '../../errors.js';
-import { configReadGrants } from '../../spawner/sandbox/paths.js';
+import { configReadGrants } from '../../sandbox/paths.js';
 import { ExitCode, type CliIo, type Command } from '../io.js';
 
 const USAGE = `usage: subagent-guard check [config] [--json]

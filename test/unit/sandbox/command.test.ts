@@ -8,7 +8,7 @@ import {
   childEnv,
   nodeFlags,
   unshareArgs,
-} from '../../../src/spawner/sandbox/command.js';
+} from '../../../src/sandbox/command.js';
 
 void describe('sandbox command builders', () => {
   void test('childEnv contains only a fixed, minimal set of variables', () => {

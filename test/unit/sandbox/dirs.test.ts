@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { createSandboxDirs, sweepStaleSandboxDirs } from '../../../src/spawner/sandbox/dirs.js';
+import { createSandboxDirs, sweepStaleSandboxDirs } from '../../../src/sandbox/dirs.js';
 
 void test('the stale-directory sweep removes only marked directories of processes that are gone', (t) => {
   const base = mkdtempSync(join(tmpdir(), 'sweep-'));

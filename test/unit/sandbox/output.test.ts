@@ -2,8 +2,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { once } from 'node:events';
-import { OutputDrain } from '../../../src/spawner/sandbox/output.js';
-import type { OutputLine } from '../../../src/spawner/sandbox/types.js';
+import { OutputDrain } from '../../../src/sandbox/output.js';
+import type { OutputLine } from '../../../src/sandbox/types.js';
 
 void describe('OutputDrain', () => {
   void test('forwards lines until the budget is spent, then drains silently', async () => {

@@ -7,7 +7,7 @@ import {
   entryReadDir,
   runtimeBootstrapPath,
   runtimeReadPaths,
-} from '../../../src/spawner/sandbox/paths.js';
+} from '../../../src/sandbox/paths.js';
 import { fixturesDir } from '../../helpers/paths.js';
 
 void describe('sandbox paths', () => {

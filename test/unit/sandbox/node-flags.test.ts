@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HEAP_FLAG_COSTS_STARTUP, PERMISSION_FLAG, nodeFlags } from '../../../src/spawner/sandbox/command.js';
+import { HEAP_FLAG_COSTS_STARTUP, PERMISSION_FLAG, nodeFlags } from '../../../src/sandbox/command.js';
 
 void describe('child node flags and startup cost', () => {
   void test('the V8 heap cap can be left out; the permission model never is', () => {

@@ -3,7 +3,7 @@
  * their inputs (plus a few lstat calls), so every wrapper can be inspected in tests.
  */
 import { lstatSync, readlinkSync } from 'node:fs';
-import { SpawnerError } from '../../errors.js';
+import { SpawnerError } from '../errors.js';
 
 /** The child's own view of where its writable scratch directory is, under bubblewrap. */
 export const SANDBOX_SCRATCH = '/scratch';

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Duplex } from 'node:stream';
-import { SpawnerError } from '../../errors.js';
+import { SpawnerError } from '../errors.js';
 import { MemoryCgroup } from './cgroup.js';
 import { assertAccessible } from './access.js';
 import {

@@ -5,7 +5,7 @@
  */
 import { realpathSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
-import { SpawnerError } from '../../errors.js';
+import { SpawnerError } from '../errors.js';
 import type { RunAs } from './command.js';
 
 /** Permission bits (r=4, w=2, x=1) `ids` has on a file with these stats (no ACLs, no capabilities). */

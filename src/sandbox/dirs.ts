@@ -6,7 +6,7 @@
 import { lstatSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SpawnerError } from '../../errors.js';
+import { SpawnerError } from '../errors.js';
 
 const PREFIX = 'sg-';
 const OWNER_FILE = 'owner';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { SpawnerError } from '../../../src/errors.js';
-import { claimLine, parkShim, shQuote } from '../../../src/spawner/sandbox/command.js';
+import { claimLine, parkShim, shQuote } from '../../../src/sandbox/command.js';
 
 /** What a POSIX shell makes of `line`: the argv it would exec, one per line (printf instead of exec). */
 function argvOf(line: string): string[] {

@@ -6,16 +6,16 @@ import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSyn
 import { createRequire } from 'node:module';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { GuardConfig } from '../../config/types.js';
-import { SpawnerError } from '../../errors.js';
+import type { GuardConfig } from '../config/types.js';
+import { SpawnerError } from '../errors.js';
 
 /** Absolute path of the compiled child bootstrap (`<dist or build/src>/runtime/bootstrap.js`). */
 export const runtimeBootstrapPath: string = fileURLToPath(
-  new URL('../../runtime/bootstrap.js', import.meta.url),
+  new URL('../runtime/bootstrap.js', import.meta.url),
 );
 
 /** The compiled source root (`dist/` or `build/src/`): the runtime imports only files below it. */
-export const compiledRoot: string = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
+export const compiledRoot: string = fileURLToPath(new URL('../', import.meta.url)).replace(/\/$/, '');
 
 function readName(pkgJson: string): string | undefined {
   try {

@@ -15,6 +15,13 @@ import type { Duplex } from 'node:stream';
  */
 export type IsolationLevel = 'bubblewrap' | 'unshare' | 'process';
 
+/**
+ * What a caller may ask for: `auto` = the strongest level available; `namespace` = at least a
+ * network namespace (bubblewrap, else unshare); an exact level (`bubblewrap`, `unshare`,
+ * `process`) = exactly that one. A level that is not available is an error, never a downgrade.
+ */
+export type IsolationRequest = 'auto' | 'namespace' | IsolationLevel;
+
 /** Every level, strongest first. */
 export const ISOLATION_LEVELS: readonly IsolationLevel[] = ['bubblewrap', 'unshare', 'process'];
 

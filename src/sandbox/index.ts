@@ -1,6 +1,10 @@
 /**
- * The local sandbox launcher: isolation detection, launch, and the `Sandbox` handle.
+ * The launcher seam (`Launcher`, see launcher.ts) and its local implementation: isolation
+ * detection, launch, and the `Sandbox` handle.
  */
+export { createLocalLauncher, type LocalLauncherOptions } from './local-launcher.js';
+export { chooseIsolation } from './isolation.js';
+export type { GatewayPort, LaunchRequest, Launcher, LauncherReport, PreparedLaunch } from './launcher.js';
 export { detectIsolation } from './detect.js';
 export { launch } from './launch.js';
 export { createSandboxDirs, sweepStaleSandboxDirs, type SandboxDirs } from './dirs.js';
@@ -11,6 +15,7 @@ export {
   type CgroupVersion,
   type IsolationLevel,
   type IsolationReport,
+  type IsolationRequest,
   type LaunchSpec,
   type MemoryEnforcement,
   type OutputLine,

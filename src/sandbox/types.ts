@@ -1,8 +1,8 @@
 /**
- * The launcher interface: how the spawner starts one isolated child and talks to it. The local
- * sandbox (bubblewrap / unshare / plain process) is one implementation; a remote launcher (a Job
- * per subagent) could be another, which is why nothing here exposes more than a pid, a duplex
- * stream, an exit promise and a kill switch.
+ * Types of the local sandbox: isolation levels, what one launch is given (`LaunchSpec`) and the
+ * handle of a running child (`Sandbox`), which every launcher returns (see launcher.ts). The
+ * handle exposes no more than a pid, a duplex stream, an exit promise, a kill switch and memory
+ * readings, so a remote launcher (a Job per subagent) can implement it too.
  */
 import type { Duplex } from 'node:stream';
 

@@ -100,6 +100,36 @@ export function watchChild(sandbox: Sandbox, d: ChildWatchDeps): WatchedChild {
   return { channel, handler, stopMemory };
 }
 
+/**
+ * The wall-clock timeout is announced (IPC `abort`, which fires `ctx.signal`) this long before the
+ * SIGKILL: 10 % of `timeout_seconds`, at most 1 s. A subagent that returns in time completes with
+ * what it has; one that does not is killed at the timeout exactly as before.
+ */
+export function abortNoticeMs(timeoutMs: number): number {
+  return Math.min(1000, timeoutMs / 10);
+}
+
+/** Starts the run's two wall-clock timers (the notice, then the kill); returns them to clear. */
+export function wallClock(
+  timeoutSeconds: number,
+  notify: (msg: ParentMessage) => void,
+  expire: (detail: string) => void,
+): NodeJS.Timeout[] {
+  const timeoutMs = timeoutSeconds * 1000;
+  return [
+    // The only graceful stop: violations, cancellation and shutdown kill without notice.
+    setTimeout(
+      () => {
+        notify({ type: 'abort', reason: `timeout_seconds ${timeoutSeconds} is about to expire` });
+      },
+      timeoutMs - abortNoticeMs(timeoutMs),
+    ),
+    setTimeout(() => {
+      expire(`wall clock over timeout_seconds ${timeoutSeconds}`);
+    }, timeoutMs),
+  ];
+}
+
 function onExitWithoutResult(
   sandbox: Sandbox,
   exit: { code: number | null; signal: string | null },

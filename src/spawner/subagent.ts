@@ -23,7 +23,7 @@ import type { ToolBroker } from '../tools/broker.js';
 import { Meter } from './meter.js';
 import { HeldOutput, OUTPUT_AUDIT_BYTES } from './output.js';
 import type { ParentInstance, SpawnReservation } from './quotas.js';
-import { watchChild, type WatchedChild } from './run-child.js';
+import { wallClock, watchChild, type WatchedChild } from './run-child.js';
 import { VIOLATIONS, reapSandbox, reportExit, type Final } from './run-exit.js';
 import { RunStateMachine } from './run-state.js';
 import {
@@ -36,6 +36,7 @@ import {
 import type { Outcome, SubagentInfo, TerminationReason } from './types.js';
 
 export { MAX_OUTPUT_BYTES } from './run-wiring.js';
+export { abortNoticeMs } from './run-child.js';
 
 /** What a run needs from its orchestrator. */
 export interface RunDeps {
@@ -65,15 +66,6 @@ export interface RunParams {
   readonly task: unknown;
   readonly entry: string;
   readonly reservation: SpawnReservation;
-}
-
-/**
- * The wall-clock timeout is announced (IPC `abort`, which fires `ctx.signal`) this long before the
- * SIGKILL: 10 % of `timeout_seconds`, at most 1 s. A subagent that returns in time completes with
- * what it has; one that does not is killed at the timeout exactly as before.
- */
-export function abortNoticeMs(timeoutMs: number): number {
-  return Math.min(1000, timeoutMs / 10);
 }
 
 /** One subagent, from accepted spawn to resolved outcome. */
@@ -164,24 +156,14 @@ export class SubagentRun {
     }
     this.#run.to('starting');
     this.#startedMs = performance.now();
-    const { timeoutSeconds } = this.agent.constraints;
-    const timeoutMs = timeoutSeconds * 1000;
-    this.#timers.push(
-      setTimeout(
-        () => {
-          // The only graceful stop: violations, cancellation and shutdown kill without notice.
-          if (!this.ending) {
-            this.#child?.channel.send({
-              type: 'abort',
-              reason: `timeout_seconds ${timeoutSeconds} is about to expire`,
-            });
-          }
-        },
-        timeoutMs - abortNoticeMs(timeoutMs),
-      ),
-      setTimeout(() => {
-        this.terminate('timeout', `wall clock over timeout_seconds ${timeoutSeconds}`);
-      }, timeoutMs),
+    this.#timers = wallClock(
+      this.agent.constraints.timeoutSeconds,
+      (msg) => {
+        if (!this.ending) this.#child?.channel.send(msg);
+      },
+      (detail) => {
+        this.terminate('timeout', detail);
+      },
     );
     this.#startup = this.#start().then(() => {
       this.#started();

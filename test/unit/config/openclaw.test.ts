@@ -118,6 +118,10 @@ void describe('OpenClaw native shape', () => {
       ['/agents/entries/orchestrator/default'],
       'the retired default: true marker is read, with a notice',
     );
+    assert.match(
+      formatConfigSummary(c),
+      /legacy OpenClaw settings read after migration \(1\):\n {2}\/agents\/entries\/orchestrator\/default: /,
+    );
   });
 
   void test('legacy agents.list is migrated as keyed entries, with a notice', () => {

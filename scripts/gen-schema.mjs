@@ -1,14 +1,15 @@
 #!/usr/bin/env node
-// Regenerates schemas/openclaw.schema.json from the zod schema (the single source of truth).
+// Regenerates, from the zod schemas (the single source of truth): schemas/openclaw.schema.json (the
+// security-proxy shape), schemas/plugin-config.schema.json (our plugin entry in OpenClaw's own
+// file) and the openclaw.plugin.json manifest that carries it as configSchema.
 // Usage: npm run build && node scripts/gen-schema.mjs [--check]
-//   --check: exit 1 (without writing) when the committed file differs from the generated one.
+//   --check: exit 1 (without writing) when a committed file differs from the generated one.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const target = join(root, 'schemas', 'openclaw.schema.json');
 
 let mod;
 try {
@@ -17,33 +18,41 @@ try {
   console.error(`cannot load dist/config/json-schema.js (run \`npm run build\` first): ${err.message}`);
   process.exit(2);
 }
-const schema = mod.buildJsonSchema();
+const outputs = [
+  [join(root, 'schemas', 'openclaw.schema.json'), mod.buildJsonSchema()],
+  [join(root, 'schemas', 'plugin-config.schema.json'), mod.buildPluginJsonSchema()],
+  [join(root, 'openclaw.plugin.json'), mod.buildPluginManifest()],
+];
 
 if (process.argv.includes('--check')) {
-  let current;
-  try {
-    current = JSON.parse(readFileSync(target, 'utf8'));
-  } catch {
-    current = undefined;
+  let stale = 0;
+  for (const [file, schema] of outputs) {
+    let current;
+    try {
+      current = JSON.parse(readFileSync(file, 'utf8'));
+    } catch {
+      current = undefined;
+    }
+    if (!isDeepStrictEqual(current, schema)) {
+      console.error(`${file} is out of date: run \`npm run build && node scripts/gen-schema.mjs\``);
+      stale++;
+    }
   }
-  if (!isDeepStrictEqual(current, schema)) {
-    console.error(
-      'schemas/openclaw.schema.json is out of date: run `npm run build && node scripts/gen-schema.mjs`',
-    );
-    process.exit(1);
-  }
-  console.log('schemas/openclaw.schema.json is up to date');
+  if (stale > 0) process.exit(1);
+  console.log('schemas are up to date');
   process.exit(0);
 }
 
-let text = `${JSON.stringify(schema, null, 2)}\n`;
-try {
-  // Format like the rest of the repository so `prettier --check` stays green.
-  const prettier = await import('prettier');
-  const options = (await prettier.resolveConfig(target)) ?? {};
-  text = await prettier.format(text, { ...options, parser: 'json' });
-} catch {
-  // prettier is a dev dependency; without it the plain JSON is still valid.
+for (const [file, schema] of outputs) {
+  let text = `${JSON.stringify(schema, null, 2)}\n`;
+  try {
+    // Format like the rest of the repository so `prettier --check` stays green.
+    const prettier = await import('prettier');
+    const options = (await prettier.resolveConfig(file)) ?? {};
+    text = await prettier.format(text, { ...options, parser: 'json' });
+  } catch {
+    // prettier is a dev dependency; without it the plain JSON is still valid.
+  }
+  writeFileSync(file, text);
+  console.log(`wrote ${file}`);
 }
-writeFileSync(target, text);
-console.log(`wrote ${target}`);

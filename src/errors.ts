@@ -12,6 +12,8 @@
 export const ErrorCodes = {
   SG_CONFIG_INVALID: 'The configuration does not validate; `issues` lists every problem with its JSON path.',
   SG_CONFIG_READ: 'The configuration file could not be read or parsed as JSON/JSON5.',
+  SG_CONFIG_OPENCLAW_REJECTED:
+    "An issue code (inside SG_CONFIG_INVALID): a key or value of an OpenClaw-shaped openclaw.json that OpenClaw's own validator rejects.",
   SG_SPAWN_DENIED: 'A spawn was refused by the spawn quotas (`reason` says which).',
   SG_ISOLATION_UNAVAILABLE: 'The requested isolation level is not available on this machine.',
   SG_ORCHESTRATOR_CLOSED: 'The orchestrator was closed; no more spawns are accepted.',
@@ -70,6 +72,11 @@ export interface ConfigIssue {
   readonly path: string;
   /** What is wrong and what is expected. Never contains secrets. */
   readonly message: string;
+  /**
+   * A finer code for some issues, e.g. `SG_CONFIG_OPENCLAW_REJECTED` for a key OpenClaw's own
+   * validator would reject. Absent for ordinary validation problems.
+   */
+  readonly code?: ErrorCode;
 }
 
 /** The configuration is invalid; `issues` carries every problem found, not just the first. */
@@ -80,7 +87,9 @@ export class ConfigError extends GuardError {
 
   constructor(issues: readonly ConfigIssue[], options?: { source?: string; cause?: unknown }) {
     const where = options?.source === undefined ? 'configuration' : options.source;
-    const lines = issues.map((i) => `  ${i.path === '' ? '/' : i.path}: ${i.message}`);
+    const lines = issues.map(
+      (i) => `  ${i.path === '' ? '/' : i.path}: ${i.message}${i.code === undefined ? '' : ` [${i.code}]`}`,
+    );
     super(
       'SG_CONFIG_INVALID',
       `${where} is invalid (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines.join('\n')}`,

@@ -3,7 +3,7 @@
  * and a message saying what is expected. Zod issues are translated into that form here.
  */
 import * as z from 'zod';
-import type { ConfigIssue } from '../errors.js';
+import type { ConfigIssue, ErrorCode } from '../errors.js';
 import { childPointer, isWithin, type PathSegment } from './pointer.js';
 
 /** Accumulates issues; a value that already has a problem is not reported twice. */
@@ -14,9 +14,9 @@ export class IssueCollector {
    * Records a problem at `path`, unless that value (or a value containing it) already has one:
    * a structural error makes any deeper check of the same value meaningless.
    */
-  add(path: string, message: string): void {
+  add(path: string, message: string, code?: ErrorCode): void {
     if (this.covers(path)) return;
-    this.#issues.push({ path, message });
+    this.#issues.push(code === undefined ? { path, message } : { path, message, code });
   }
 
   /** True when a problem is already recorded at `path` or at a value containing it. */

@@ -16,3 +16,5 @@ export function buildJsonSchema(): Record<string, unknown> {
     ...rest,
   };
 }
+
+export { buildPluginJsonSchema, buildPluginManifest } from './plugin-schema.js';

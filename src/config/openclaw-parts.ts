@@ -4,31 +4,25 @@
  */
 import * as z from 'zod';
 import { LIMITS } from './defaults.js';
+import { OPENCLAW_SHAPE } from './openclaw-shape.generated.js';
 import { validateWith } from './issues.js';
-import { AGENT_NAME_RE, agentNameMessage } from './patterns.js';
+import { badIdMessage, isOpenClawAgentId } from './openclaw-reject.js';
 import { childPointer } from './pointer.js';
-import {
-  ConstraintsSchema,
-  EntrySchema,
-  ReadPathsSchema,
-  NetworkSectionSchema,
-  ProxyUrlSchema,
-  ToolPatternSchema,
-} from './schema.js';
+import { ToolPatternSchema } from './schema.js';
 import type { ParseContext } from './seed.js';
 import { toolPatterns, type ToolLayer } from './tool-policy.js';
 import type { IgnoredKey } from './types.js';
 
 const count = (min: number, max: number) => z.number().int().min(min).max(max).optional();
+const { limits } = OPENCLAW_SHAPE;
 
-/** OpenClaw `subagents` keys read here (others are ignored). */
+/** `agents.defaults.subagents` keys read here (OpenClaw's own; the rest are ignored). */
 export const NativeSpawnSchema = z.looseObject({
   allowAgents: z.array(z.string().min(1)).optional(),
   maxConcurrent: count(1, LIMITS.maxSpawnLimit),
-  maxSpawnDepth: count(1, LIMITS.maxSpawnDepth),
-  maxChildrenPerAgent: count(1, LIMITS.maxSpawnLimit),
+  maxSpawnDepth: count(limits.maxSpawnDepth.min, limits.maxSpawnDepth.max),
+  maxChildrenPerAgent: count(limits.maxChildrenPerAgent.min, limits.maxChildrenPerAgent.max),
   runTimeoutSeconds: count(0, LIMITS.maxTimeoutSeconds),
-  maxSpawnsPerMinute: count(1, LIMITS.maxSpawnLimit),
 });
 /** OpenClaw `tools` keys read here (others are ignored). */
 export const NativeToolsSchema = z.looseObject({
@@ -36,59 +30,43 @@ export const NativeToolsSchema = z.looseObject({
   alsoAllow: z.array(ToolPatternSchema).optional(),
   deny: z.array(ToolPatternSchema).optional(),
 });
-/** Agent-level keys read here; `entry`, `description`, `proxy`, `constraints`, `network` are this package's extensions. */
+/** Keys of one OpenClaw agent entry read here; our own settings come from the plugin entry. */
 export const NativeAgentSchema = z.looseObject({
-  id: z.string().optional(),
   default: z.boolean().optional(),
   description: z.string().max(2000).optional(),
-  entry: EntrySchema.optional(),
-  read_paths: ReadPathsSchema.optional(),
-  proxy: ProxyUrlSchema.optional(),
   tools: NativeToolsSchema.optional(),
-  subagents: NativeSpawnSchema.optional(),
-  constraints: ConstraintsSchema.optional(),
-  network: NetworkSectionSchema.optional(),
-});
-/** OpenClaw `proxy` section. */
-export const NativeProxySchema = z.looseObject({
-  enabled: z.boolean().optional(),
-  proxyUrl: ProxyUrlSchema.optional(),
+  subagents: z.looseObject({ allowAgents: z.array(z.string().min(1)).optional() }).optional(),
 });
 
 /** An OpenClaw agent entry, validated. */
 export type NativeAgent = z.output<typeof NativeAgentSchema>;
-/** An OpenClaw `subagents` section, validated. */
-export type NativeSpawn = z.output<typeof NativeSpawnSchema>;
+/** Spawn settings merged from OpenClaw's defaults and our plugin entry. */
+export interface NativeSpawn {
+  readonly allowAgents?: readonly string[] | undefined;
+  readonly maxConcurrent?: number | undefined;
+  readonly maxSpawnDepth?: number | undefined;
+  readonly maxChildrenPerAgent?: number | undefined;
+  readonly runTimeoutSeconds?: number | undefined;
+  readonly maxSpawnsPerMinute?: number | undefined;
+}
 
-/** Keys read at each level; every other key is reported as ignored. */
-export const ROOT_KEYS = ['$schema', 'agents', 'tools', 'proxy'];
-/** Keys read under `agents`. */
-export const AGENTS_KEYS = ['defaults', 'list', 'entries'];
+/** Keys read at each level; every other key OpenClaw accepts is reported as ignored. */
+export const ROOT_KEYS = ['$schema', 'agents', 'tools', 'plugins'];
+/** Keys read under `agents` (`list` is the legacy roster, migrated). */
+export const AGENTS_KEYS = ['ownership', 'defaults', 'list', 'entries'];
 /** Keys read on one agent. */
-export const AGENT_KEYS = [
-  'id',
-  'default',
-  'description',
-  'entry',
-  'read_paths',
-  'proxy',
-  'tools',
-  'subagents',
-  'constraints',
-  'network',
-];
+export const AGENT_KEYS = ['id', 'default', 'description', 'tools', 'subagents'];
 /** Keys read under `agents.defaults`. */
-export const DEFAULTS_KEYS = ['tools', 'subagents', 'constraints', 'network'];
+export const DEFAULTS_KEYS = ['subagents', 'systemAgent'];
 /** Keys read under `tools`. */
 export const TOOLS_KEYS = ['allow', 'alsoAllow', 'deny'];
-/** Keys read under `subagents`. */
+/** Keys read under `agents.defaults.subagents`. */
 export const SPAWN_KEYS = [
   'allowAgents',
   'maxConcurrent',
   'maxSpawnDepth',
   'maxChildrenPerAgent',
   'runTimeoutSeconds',
-  'maxSpawnsPerMinute',
 ];
 
 /** True for a plain (non-array) object. */
@@ -101,6 +79,10 @@ export const PARENT_NOTE =
   'the parent (default) agent is run by your own code and never spawned, so this is not enforced on it; ignored';
 const IGNORED = 'OpenClaw key with no meaning for subagent-guard; ignored';
 const SPECIAL: Readonly<Record<string, string>> = {
+  proxy:
+    'OpenClaw\'s own outbound proxy (what OpenClaw itself sends through); never used as subagent-guard\'s upstream, which is plugins.entries["subagent-guard"].config.gateway.upstream; ignored',
+  gateway:
+    'OpenClaw\'s own gateway server settings; subagent-guard\'s egress gateway is configured at plugins.entries["subagent-guard"].config.gateway; ignored',
   profile:
     'tool profiles are not expanded here; list tools in tools.allow (no allow list = no tools); ignored',
   model: 'model selection is up to the subagent program; ignored',
@@ -155,11 +137,12 @@ export interface RawAgent {
   readonly layer: ToolLayer & { set: boolean };
 }
 
-/** Collects agents from `agents.list[]` and `agents.entries{}`. */
+/** Collects agents from `agents.entries{}` and the legacy `agents.list[]` (with a notice). */
 export function collectAgents(
   agents: Record<string, unknown>,
   ctx: ParseContext,
   ignored: IgnoredKey[],
+  notices: IgnoredKey[],
 ): RawAgent[] {
   const out: RawAgent[] = [];
   const seen = new Set<string>();
@@ -173,8 +156,8 @@ export function collectAgents(
       return;
     }
     const name = idRaw.toLowerCase();
-    if (!AGENT_NAME_RE.test(name)) {
-      ctx.issues.add(idPath, agentNameMessage(name));
+    if (!isOpenClawAgentId(idRaw)) {
+      ctx.issues.add(idPath, badIdMessage(idRaw), 'SG_CONFIG_OPENCLAW_REJECTED');
       return;
     }
     if (seen.has(name)) {
@@ -196,6 +179,12 @@ export function collectAgents(
     });
   };
   if (agents.list !== undefined) {
+    if (Array.isArray(agents.list))
+      notices.push({
+        path: '/agents/list',
+        message:
+          "agents.list is OpenClaw's legacy roster: OpenClaw moves it to keyed agents.entries (run `openclaw doctor --fix`); read here as agents.entries",
+      });
     if (!Array.isArray(agents.list))
       ctx.issues.add('/agents/list', 'expected an array of agents, each with an "id"');
     else
@@ -210,27 +199,37 @@ export function collectAgents(
     else
       for (const [id, item] of Object.entries(agents.entries)) {
         const path = childPointer('/agents/entries', id);
-        if (isRecord(item) && item.id !== undefined && item.id !== id) {
-          ctx.issues.add(
-            childPointer(path, 'id'),
-            `differs from the entry's key ${JSON.stringify(id)}; remove it or make them equal`,
-          );
-          continue;
-        }
         add(id, item, path, path);
       }
   }
   return out;
 }
 
-/** The parent: the first agent marked `default: true`, else `main`, else the first (as OpenClaw picks its default agent). */
-export function pickParent(list: readonly RawAgent[], ignored: IgnoredKey[]): string | undefined {
+/**
+ * The parent: the plugin entry's `parent`, else a legacy `default: true` entry, else OpenClaw's
+ * system agent (`agents.defaults.systemAgent.agentId`), else `main`, else
+ * the first agent (as OpenClaw picked its default agent before explicit ownership).
+ */
+export function pickParent(
+  list: readonly RawAgent[],
+  configured: string | undefined,
+  systemAgent: unknown,
+  notices: IgnoredKey[],
+): string | undefined {
   const marked = list.filter((a) => a.raw.default === true);
-  for (const extra of marked.slice(1)) {
-    ignored.push({
-      path: childPointer(extra.path, 'default'),
-      message: `only one default agent; "${marked[0]?.name ?? ''}" is the parent`,
+  for (const m of marked) {
+    notices.push({
+      path: childPointer(m.path, 'default'),
+      message:
+        'default: true is a retired OpenClaw marker (OpenClaw removes it when it migrates the file); name the parent at plugins.entries["subagent-guard"].config.parent',
     });
   }
-  return marked[0]?.name ?? list.find((a) => a.name === 'main')?.name ?? list[0]?.name;
+  if (configured !== undefined) return configured.toLowerCase();
+  const owner = typeof systemAgent === 'string' ? systemAgent.trim().toLowerCase() : undefined;
+  return (
+    marked[0]?.name ??
+    list.find((a) => a.name === owner)?.name ??
+    list.find((a) => a.name === 'main')?.name ??
+    list[0]?.name
+  );
 }

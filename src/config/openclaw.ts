@@ -1,9 +1,11 @@
 /**
- * OpenClaw's native shape, normalised into the same model: `agents.defaults` merged into each of
- * `agents.list[]` (items with `id`) or `agents.entries` (a map), `tools.allow/deny` at the top level
- * and per agent, `subagents` limits, and `proxy.proxyUrl`. Keys with no meaning here are reported in
- * `ignored[]`, not refused, so an existing OpenClaw config loads. Keys this package reads are
- * validated as strictly as in the security-proxy shape.
+ * OpenClaw's native shape, read as the pinned OpenClaw release defines it: `agents.ownership`,
+ * `agents.defaults`, `agents.entries.<id>` (legacy `agents.list` migrated with a notice), the
+ * top-level and per-agent `tools`, OpenClaw's `subagents` limits. Our own settings (entry, quotas,
+ * network, spawn rates, upstream, gateway, audit) come from `plugins.entries["subagent-guard"].config`,
+ * where OpenClaw accepts a plugin's settings, so one file passes both validators. Every key OpenClaw
+ * would reject is an issue (SG_CONFIG_OPENCLAW_REJECTED); OpenClaw keys with no meaning here are
+ * reported in `ignored[]`. `proxy.*` is OpenClaw's own outbound proxy and never our upstream.
  */
 import {
   checkAllowAgentsList,
@@ -22,8 +24,7 @@ import { normalizeNetwork } from './network.js';
 import {
   AGENTS_KEYS,
   DEFAULTS_KEYS,
-  NativeAgentSchema,
-  NativeProxySchema,
+  NativeSpawnSchema,
   PARENT_NOTE,
   ROOT_KEYS,
   SPAWN_KEYS,
@@ -34,10 +35,27 @@ import {
   readToolLayer,
   type NativeSpawn,
 } from './openclaw-parts.js';
+import { PLUGIN_CONFIG_POINTER, checkOpenClawAcceptance } from './openclaw-reject.js';
+import { checkListen } from './patterns.js';
+import { PLUGIN_ID, PluginConfigSchema, type PluginAgent, type PluginConfig } from './plugin-schema.js';
 import { childPointer } from './pointer.js';
 import { toAuditConfig, toGatewayConfig, type ParseContext } from './seed.js';
 import { combineToolLayers, type ToolLayer } from './tool-policy.js';
-import type { AgentConfig, GuardConfig, IgnoredKey, UpstreamProxy } from './types.js';
+import type { AgentConfig, GuardConfig, IgnoredKey } from './types.js';
+
+/** Reads and validates our plugin entry's config; undefined when absent or invalid. */
+function readPluginConfig(value: Record<string, unknown>, ctx: ParseContext): PluginConfig | undefined {
+  const plugins = value.plugins;
+  if (!isRecord(plugins) || !isRecord(plugins.entries)) return undefined;
+  const entry = plugins.entries[PLUGIN_ID];
+  if (entry === undefined) return undefined;
+  if (!isRecord(entry)) {
+    ctx.issues.add(childPointer('/plugins/entries', PLUGIN_ID), 'expected an object with a "config" object');
+    return undefined;
+  }
+  if (entry.config === undefined) return undefined;
+  return validateWith(PluginConfigSchema, entry.config, PLUGIN_CONFIG_POINTER, ctx.issues);
+}
 
 /** Parses a document of OpenClaw's native shape; returns undefined when `ctx.issues` got any problem. */
 export function parseOpenClawShape(
@@ -46,26 +64,15 @@ export function parseOpenClawShape(
 ): GuardConfig | undefined {
   const { issues } = ctx;
   const ignored: IgnoredKey[] = [];
+  const notices: IgnoredKey[] = [];
+  // First what OpenClaw itself rejects: those issues carry their own code and win over any
+  // later message at the same path.
+  checkOpenClawAcceptance(value, issues);
   ignoreRest(value, ROOT_KEYS, '', ignored);
   if (value.$schema !== undefined && typeof value.$schema !== 'string')
     issues.add('/$schema', 'expected a string');
-
-  // Upstream proxy: OpenClaw routes through proxy.proxyUrl only when proxy.enabled is true.
-  let upstream: UpstreamProxy | undefined;
-  if (value.proxy !== undefined) {
-    if (!isRecord(value.proxy)) issues.add('/proxy', 'expected an object with "enabled" and "proxyUrl"');
-    else {
-      validateWith(NativeProxySchema, value.proxy, '/proxy', issues);
-      ignoreRest(value.proxy, ['enabled', 'proxyUrl'], '/proxy', ignored);
-      const u = toUpstream(value.proxy.proxyUrl, '/proxy/proxyUrl', issues);
-      if (u !== undefined && value.proxy.enabled === true) upstream = u;
-      else if (u !== undefined)
-        ignored.push({
-          path: '/proxy/proxyUrl',
-          message: 'proxy.enabled is not true; no upstream proxy is used',
-        });
-    }
-  }
+  const plugin = readPluginConfig(value, ctx);
+  const pluginAgents = plugin?.agents ?? {};
 
   const globalTools = readToolLayer(value.tools, '/tools', ctx, ignored);
   let subagentTools: ToolLayer & { set: boolean } = { set: false };
@@ -80,34 +87,54 @@ export function parseOpenClawShape(
   const defaultsRaw = isRecord(agentsRaw.defaults) ? agentsRaw.defaults : {};
   if (agentsRaw.defaults !== undefined && !isRecord(agentsRaw.defaults))
     issues.add('/agents/defaults', 'expected an object');
-  const defaults = validateWith(
-    NativeAgentSchema.pick({ tools: true, subagents: true, constraints: true, network: true }).loose(),
-    defaultsRaw,
-    '/agents/defaults',
-    issues,
-  );
   ignoreRest(defaultsRaw, DEFAULTS_KEYS, '/agents/defaults', ignored);
-  const defaultsLayer = readToolLayer(defaultsRaw.tools, '/agents/defaults/tools', ctx, ignored);
-  const defaultsNetworkOk =
-    normalizeNetwork(defaultsRaw.network, '/agents/defaults/network', issues) !== undefined;
+  const defaultsSpawn =
+    defaultsRaw.subagents === undefined
+      ? {}
+      : validateWith(NativeSpawnSchema, defaultsRaw.subagents, '/agents/defaults/subagents', issues);
   if (isRecord(defaultsRaw.subagents))
     ignoreRest(defaultsRaw.subagents, SPAWN_KEYS, '/agents/defaults/subagents', ignored);
+  const pluginDefaultsNetPath = childPointer(PLUGIN_CONFIG_POINTER, 'defaults', 'network');
+  const defaultsNetworkOk =
+    normalizeNetwork(plugin?.defaults?.network, pluginDefaultsNetPath, issues) !== undefined;
 
-  const list = collectAgents(agentsRaw, ctx, ignored);
-  const parent = pickParent(list, ignored);
+  const list = collectAgents(agentsRaw, ctx, ignored, notices);
+  const known = new Set(list.map((a) => a.name));
+  for (const id of Object.keys(pluginAgents)) {
+    if (!known.has(id.toLowerCase()))
+      issues.add(
+        childPointer(PLUGIN_CONFIG_POINTER, 'agents', id),
+        `no agent ${JSON.stringify(id)} in agents.entries; settings here apply to an agent OpenClaw defines`,
+      );
+  }
+  const pluginAgent = (name: string): { at: string; cfg: PluginAgent | undefined } => {
+    const key = Object.keys(pluginAgents).find((k) => k.toLowerCase() === name);
+    const at = childPointer(PLUGIN_CONFIG_POINTER, 'agents', key ?? name);
+    return { at, cfg: key === undefined ? undefined : pluginAgents[key] };
+  };
+  if (plugin?.parent !== undefined && !known.has(plugin.parent.toLowerCase()))
+    issues.add(
+      childPointer(PLUGIN_CONFIG_POINTER, 'parent'),
+      `no agent ${JSON.stringify(plugin.parent)} in agents.entries`,
+    );
+  const parent = pickParent(
+    list,
+    plugin?.parent,
+    isRecord(defaultsRaw.systemAgent) ? defaultsRaw.systemAgent.agentId : undefined,
+    notices,
+  );
+
   const mergedSpawn = new Map<string, NativeSpawn>();
   const refs = new Map<string, AgentRef>();
   for (const a of list) {
     const spawnRaw = isRecord(a.raw.subagents) ? a.raw.subagents : {};
     if (isRecord(a.raw.subagents))
-      ignoreRest(a.raw.subagents, SPAWN_KEYS, childPointer(a.path, 'subagents'), ignored);
+      ignoreRest(a.raw.subagents, ['allowAgents'], childPointer(a.path, 'subagents'), ignored);
     const allowPath =
       spawnRaw.allowAgents !== undefined
         ? childPointer(a.path, 'subagents', 'allowAgents')
         : '/agents/defaults/subagents/allowAgents';
-    const allowRaw =
-      spawnRaw.allowAgents ??
-      (isRecord(defaultsRaw.subagents) ? defaultsRaw.subagents.allowAgents : undefined);
+    const allowRaw = spawnRaw.allowAgents ?? defaultsSpawn?.allowAgents;
     checkAllowAgentsList(allowRaw, allowPath, issues);
     const lowered = Array.isArray(allowRaw)
       ? allowRaw.map((n: unknown) => (typeof n === 'string' ? n.toLowerCase() : n))
@@ -117,9 +144,13 @@ export function parseOpenClawShape(
       allowAgents: lowered,
       allowAgentsPath: allowPath,
     });
+    const own = pluginAgent(a.name).cfg?.subagents;
     mergedSpawn.set(a.name, {
-      ...defaults?.subagents,
-      ...a.parsed?.subagents,
+      maxConcurrent: own?.maxConcurrent ?? defaultsSpawn?.maxConcurrent,
+      maxChildrenPerAgent: own?.maxChildrenPerAgent ?? defaultsSpawn?.maxChildrenPerAgent,
+      maxSpawnDepth: own?.maxSpawnDepth ?? defaultsSpawn?.maxSpawnDepth,
+      runTimeoutSeconds: own?.runTimeoutSeconds ?? defaultsSpawn?.runTimeoutSeconds,
+      maxSpawnsPerMinute: own?.maxSpawnsPerMinute ?? plugin?.defaults?.subagents?.maxSpawnsPerMinute,
       allowAgents: Array.isArray(lowered)
         ? lowered.filter((n): n is string => typeof n === 'string')
         : undefined,
@@ -130,56 +161,57 @@ export function parseOpenClawShape(
     droppedParents.add(name);
     ignored.push({
       path,
-      message: `${JSON.stringify(name)} is the parent (default) agent; parents are never spawned, so it is dropped from allowAgents`,
+      message: `${JSON.stringify(name)} is the parent agent; parents are never spawned, so it is dropped from allowAgents`,
     });
   });
 
   // A child's timeout: the tightest positive runTimeoutSeconds among the parents that may spawn it.
   const timeoutFor = (child: string): number | undefined => {
-    const candidates = [defaults?.subagents?.runTimeoutSeconds];
-    for (const [name, s] of mergedSpawn) {
+    const candidates = [defaultsSpawn?.runTimeoutSeconds];
+    for (const [name, sp] of mergedSpawn) {
       if (
         name !== child &&
-        (s.allowAgents?.includes('*') === true || s.allowAgents?.includes(child) === true)
+        (sp.allowAgents?.includes('*') === true || sp.allowAgents?.includes(child) === true)
       )
-        candidates.push(s.runTimeoutSeconds);
+        candidates.push(sp.runTimeoutSeconds);
     }
     const positive = candidates.filter((t): t is number => t !== undefined && t > 0);
     return positive.length === 0 ? undefined : Math.min(...positive);
   };
-  if (defaults?.subagents?.runTimeoutSeconds === 0) {
+  if (defaultsSpawn?.runTimeoutSeconds === 0) {
     ignored.push({
       path: '/agents/defaults/subagents/runTimeoutSeconds',
       message: `0 (no timeout) is not supported; subagents get ${DEFAULT_CONSTRAINTS.timeoutSeconds} s unless constraints.timeout_seconds says otherwise`,
     });
   }
 
+  const gatewayUpstream = toUpstream(
+    plugin?.gateway?.upstream,
+    childPointer(PLUGIN_CONFIG_POINTER, 'gateway', 'upstream'),
+    issues,
+  );
+  let listen: { host: string; port: number } | undefined;
+  if (plugin?.gateway?.listen !== undefined) {
+    const r = checkListen(plugin.gateway.listen);
+    if (r.ok) listen = { host: r.host, port: r.port };
+    else issues.add(childPointer(PLUGIN_CONFIG_POINTER, 'gateway', 'listen'), r.message);
+  }
+
   const agents = nullProtoRecord<AgentConfig>();
   for (const a of list) {
     const role = a.name === parent ? 'parent' : 'subagent';
-    const entry = resolveEntry(a.raw.entry, ctx.baseDir, childPointer(a.path, 'entry'), issues);
-    const readPaths = resolveReadPaths(
-      a.raw.read_paths,
-      ctx.baseDir,
-      childPointer(a.path, 'read_paths'),
-      issues,
-    );
-    const ownProxy = toUpstream(a.raw.proxy, childPointer(a.path, 'proxy'), issues);
+    const { at, cfg } = pluginAgent(a.name);
+    const entry = resolveEntry(cfg?.entry, ctx.baseDir, childPointer(at, 'entry'), issues);
+    const readPaths = resolveReadPaths(cfg?.read_paths, ctx.baseDir, childPointer(at, 'read_paths'), issues);
+    const ownProxy = toUpstream(cfg?.upstream, childPointer(at, 'upstream'), issues);
     const scratch = new IssueCollector();
-    const netPath = childPointer(a.path, 'network');
-    const netOwn = normalizeNetwork(a.raw.network, netPath, issues);
+    const netPath = childPointer(at, 'network');
+    const netOwn = normalizeNetwork(cfg?.network, netPath, issues);
     const network =
       netOwn !== undefined && defaultsNetworkOk
-        ? normalizeNetwork(
-            {
-              ...(isRecord(defaultsRaw.network) ? defaultsRaw.network : {}),
-              ...(isRecord(a.raw.network) ? a.raw.network : {}),
-            },
-            netPath,
-            scratch,
-          )
+        ? normalizeNetwork({ ...plugin?.defaults?.network, ...cfg?.network }, netPath, scratch)
         : undefined;
-    if (a.parsed === undefined || defaults === undefined || network === undefined || issues.hasWithin(a.path))
+    if (a.parsed === undefined || network === undefined || issues.hasWithin(a.path) || issues.hasWithin(at))
       continue;
     const spawn = mergedSpawn.get(a.name);
     const allow = spawn?.allowAgents?.filter((n) => !droppedParents.has(n));
@@ -192,9 +224,11 @@ export function parseOpenClawShape(
     });
     if (role === 'parent') {
       // The parent is the caller's own orchestrator: nothing here confines it, so say so.
-      for (const key of ['entry', 'read_paths', 'proxy', 'tools', 'constraints', 'network']) {
-        if (a.raw[key] !== undefined) ignored.push({ path: childPointer(a.path, key), message: PARENT_NOTE });
+      for (const key of ['entry', 'read_paths', 'upstream', 'constraints', 'network'] as const) {
+        if (cfg?.[key] !== undefined) ignored.push({ path: childPointer(at, key), message: PARENT_NOTE });
       }
+      if (a.raw.tools !== undefined)
+        ignored.push({ path: childPointer(a.path, 'tools'), message: PARENT_NOTE });
       agents[a.name] = {
         name: a.name,
         role,
@@ -209,11 +243,7 @@ export function parseOpenClawShape(
       };
       continue;
     }
-    const agentLayer: ToolLayer = {
-      allow: a.layer.allow ?? defaultsLayer.allow,
-      deny: [...(defaultsLayer.deny ?? []), ...(a.layer.deny ?? [])],
-    };
-    const tools = combineToolLayers([globalTools, subagentTools, agentLayer]);
+    const tools = combineToolLayers([globalTools, subagentTools, a.layer]);
     for (const u of tools.unrepresentable) {
       ignored.push({
         path: childPointer(a.path, 'tools'),
@@ -226,9 +256,12 @@ export function parseOpenClawShape(
       description: a.parsed.description,
       entry,
       ...(readPaths === undefined ? {} : { readPaths }),
-      proxy: ownProxy ?? upstream,
+      proxy: ownProxy ?? gatewayUpstream,
       tools: tools.policy,
-      constraints: toConstraints({ ...defaults.constraints, ...a.parsed.constraints }, timeoutFor(a.name)),
+      constraints: toConstraints(
+        { ...plugin?.defaults?.constraints, ...cfg?.constraints },
+        timeoutFor(a.name),
+      ),
       network,
       subagents,
       notes: nullProtoRecord(),
@@ -242,9 +275,10 @@ export function parseOpenClawShape(
     format: 'openclaw',
     source: ctx.source,
     baseDir: ctx.baseDir,
-    gateway: toGatewayConfig(undefined, upstream),
-    audit: toAuditConfig(undefined, ctx.baseDir),
+    gateway: toGatewayConfig(plugin?.gateway, gatewayUpstream, listen),
+    audit: toAuditConfig(plugin?.audit, ctx.baseDir),
     agents,
     ignored: unique,
+    notices,
   };
 }

@@ -15,13 +15,13 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 /**
  * Which input shape a document is in. OpenClaw's native shape is recognised by `agents.defaults`,
- * an `agents.entries` object or an `agents.list` array; those names are reserved in the
+ * `agents.ownership`, an `agents.entries` object or an `agents.list` array; those names are reserved in the
  * security-proxy shape, so the two can never be confused.
  */
 export function detectConfigFormat(value: unknown): GuardConfig['format'] {
   if (!isRecord(value) || !isRecord(value.agents)) return 'security-proxy';
   const a = value.agents;
-  return a.defaults !== undefined || isRecord(a.entries) || Array.isArray(a.list)
+  return a.defaults !== undefined || a.ownership !== undefined || isRecord(a.entries) || Array.isArray(a.list)
     ? 'openclaw'
     : 'security-proxy';
 }

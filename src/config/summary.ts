@@ -87,6 +87,11 @@ export function formatConfigSummary(
     const a = config.agents[name];
     if (a !== undefined) out.push('', ...agentLines(a, Object.hasOwn(reads, name) ? reads[name] : undefined));
   }
+  const notices = config.notices ?? [];
+  if (notices.length > 0) {
+    out.push('', `legacy OpenClaw settings read after migration (${notices.length}):`);
+    for (const n of notices) out.push(`  ${n.path}: ${n.message}`);
+  }
   if (config.ignored.length > 0) {
     out.push('', `ignored OpenClaw keys (${config.ignored.length}):`);
     for (const i of config.ignored) out.push(`  ${i.path}: ${i.message}`);
@@ -127,5 +132,6 @@ export function configToJson(
       ]),
     ),
     ignored: config.ignored,
+    notices: config.notices ?? [],
   };
 }

@@ -143,4 +143,9 @@ export interface GuardConfig {
   readonly agents: Readonly<Record<string, AgentConfig>>;
   /** OpenClaw-shape keys that were ignored (empty for the security-proxy shape, which is strict). */
   readonly ignored: readonly IgnoredKey[];
+  /**
+   * Legacy OpenClaw constructs that were read after migration (`agents.list`, `default: true`),
+   * each with where it is and what to write instead. Absent or empty when there is nothing to say.
+   */
+  readonly notices?: readonly IgnoredKey[];
 }

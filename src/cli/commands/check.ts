@@ -122,7 +122,9 @@ export const check: Command = async (argv, io) => {
       });
     } else {
       const n = err.issues.length;
-      const lines = err.issues.map((i) => `  ${i.path === '' ? '/' : i.path}: ${i.message}`);
+      const lines = err.issues.map(
+        (i) => `  ${i.path === '' ? '/' : i.path}: ${i.message}${i.code === undefined ? '' : ` [${i.code}]`}`,
+      );
       io.stdout.write(`${doc.source} is invalid (${n} problem${n === 1 ? '' : 's'}):\n${lines.join('\n')}\n`);
     }
     return ExitCode.Failed;

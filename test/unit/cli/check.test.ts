@@ -109,7 +109,7 @@ void describe('subagent-guard check', () => {
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /openclaw shape/);
     assert.match(r.out, /ignored OpenClaw keys \(\d+\):/);
-    assert.match(r.out, /\/channels: /);
+    assert.match(r.out, /\/bindings: /);
     assert.ok(!r.out.includes('native-s3cret-pw'));
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ConfigError } from '../../../src/errors.js';
+import { ConfigError, type ConfigIssue } from '../../../src/errors.js';
 import { parseConfig } from '../../../src/config/index.js';
 import { fixturesDir } from '../../helpers/paths.js';
 
@@ -10,7 +10,7 @@ export const validDir = join(configFixtures, 'valid');
 export const NOOP_ENTRY = '../agents/noop.mjs';
 
 /** Parses `value` expecting a ConfigError; returns its issues. */
-export function issuesOf(value: unknown, baseDir = validDir): readonly { path: string; message: string }[] {
+export function issuesOf(value: unknown, baseDir = validDir): readonly ConfigIssue[] {
   try {
     parseConfig(value, { source: 'inline-test', baseDir });
   } catch (err) {

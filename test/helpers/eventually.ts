@@ -32,3 +32,17 @@ export async function eventually<T>(check: () => T | Promise<T>, opts: Eventuall
     await sleep(intervalMs);
   }
 }
+
+/**
+ * Polls `check` until it returns true or `timeoutMs` pass; resolves whether it became true. For
+ * waits whose failure the caller reports itself (`assert.ok(await waitUntil(...), 'why')`) or
+ * tolerates (cleanup).
+ */
+export async function waitUntil(check: () => boolean, timeoutMs = 3000, intervalMs = 10): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    if (check()) return true;
+    await sleep(intervalMs);
+  }
+  return check();
+}

@@ -73,7 +73,7 @@ function flushTimer(dest: BufferedDestination): () => void {
  * within {@link AUDIT_FLUSH_INTERVAL_MS} of the event, so a SIGKILLed orchestrator loses at most
  * that window; `close()` flushes everything. The destination is created if missing and appended
  * to, never truncated. A library installs no signal handlers: a host that wants a flush on
- * SIGTERM/SIGINT calls `close()` from its own handler (the CLI does).
+ * SIGTERM/SIGINT calls `close()` once its own handler fires (the CLI's commands do).
  */
 export function createAuditLogger(opts: AuditLoggerOptions = {}): { logger: Logger; close(): Promise<void> } {
   const file =

@@ -1,8 +1,9 @@
 /**
  * The decision pipeline shared by plain HTTP, CONNECT and WebSocket requests:
- * auth -> parse -> scheme/port -> host allowlist (before any DNS) -> limits -> resolve once ->
- * deny if any answer is prohibited. Only an {@link Admission} can be dialled, and it carries the
- * exact addresses that were checked.
+ * auth -> connection and rate caps -> parse -> one Host, matching the target -> plain chunked
+ * Transfer-Encoding only -> scheme/port -> host allowlist (before any DNS) -> byte and api-call
+ * limits -> tunnel slot -> resolve once -> deny if any answer is prohibited. Only an
+ * {@link Admission} can be dialled, and it carries the exact addresses that were checked.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';

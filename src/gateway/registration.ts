@@ -28,7 +28,6 @@ type Tracked = Duplex & { [kRegs]?: Set<Registration> };
  */
 export const MAX_AUTH_FAILURES = 8;
 
-/** State of one registered subagent. */
 /**
  * Target chunks per second a subagent's plain-HTTP responses may cost the parent. Ordinary
  * servers send chunks of kilobytes (at 16 KiB per chunk this is 320 MB/s); only a target that
@@ -36,6 +35,7 @@ export const MAX_AUTH_FAILURES = 8;
  */
 export const TARGET_CHUNKS_PER_SECOND = 20_000;
 
+/** State of one registered subagent. */
 export class Registration implements AuditSubject {
   readonly id: string;
   readonly agent: string | undefined;

@@ -81,8 +81,9 @@ export const SpawnResultMessageSchema = z.union([
 export type SpawnResultMessage = z.infer<typeof SpawnResultMessageSchema>;
 
 /**
- * The parent asks the child to stop (ctx.signal aborts). Reserved for a graceful cancel: today the
- * parent ends every run, violation or not, with an immediate SIGKILL and never sends it.
+ * The parent asks the child to stop (ctx.signal aborts). Sent once, shortly before the wall-clock
+ * timeout (see `abortNoticeMs` in spawner/subagent.ts), so a subagent can return what it has;
+ * violations, cancellation and shutdown still SIGKILL without notice.
  */
 export const AbortMessageSchema = z.strictObject({
   type: z.literal('abort'),

@@ -29,11 +29,19 @@ export interface HostCapabilities {
   readonly node: string;
 }
 
-const SEARCH_DIRS = ['/usr/bin', '/bin', '/usr/sbin', '/sbin', '/usr/local/bin', '/usr/local/sbin'];
+/** Where wrappers and tools are looked up: fixed system directories only (never the caller's PATH). */
+export const SEARCH_DIRS: readonly string[] = [
+  '/usr/bin',
+  '/bin',
+  '/usr/sbin',
+  '/sbin',
+  '/usr/local/bin',
+  '/usr/local/sbin',
+];
 
 /** Absolute path of an executable, from fixed system directories only (never the caller's PATH). */
-export function findExecutable(name: string): string | null {
-  for (const dir of SEARCH_DIRS) {
+export function findExecutable(name: string, searchDirs: readonly string[] = SEARCH_DIRS): string | null {
+  for (const dir of searchDirs) {
     const p = join(dir, name);
     try {
       accessSync(p, constants.X_OK);
@@ -69,7 +77,13 @@ function tryRun(argv: readonly string[], timeoutMs = 5000): Promise<{ ok: boolea
   });
 }
 
-async function probe(): Promise<HostCapabilities> {
+/**
+ * Probes the machine: runs a tiny program under each wrapper found in `searchDirs`. Production
+ * code calls it once through {@link hostCapabilities}; a test passes a directory of stand-in
+ * wrappers to check the detection itself (a wrapper that is installed but fails is not available).
+ */
+export async function probeHost(searchDirs: readonly string[] = SEARCH_DIRS): Promise<HostCapabilities> {
+  const find = (name: string): string | null => findExecutable(name, searchDirs);
   const details: Record<string, string> = {};
   const node = realpathSync(process.execPath);
   details.node = `${node} ${process.version}`;
@@ -77,7 +91,7 @@ async function probe(): Promise<HostCapabilities> {
   const linux = process.platform === 'linux';
   const root = process.getuid?.() === 0;
 
-  let bwrap: string | null = linux ? findExecutable('bwrap') : null;
+  let bwrap: string | null = linux ? find('bwrap') : null;
   if (bwrap === null) {
     details.bubblewrap = linux ? 'bwrap not installed' : `not supported on ${process.platform}`;
   } else {
@@ -98,9 +112,9 @@ async function probe(): Promise<HostCapabilities> {
     else bwrap = null;
   }
 
-  const ip = linux ? findExecutable('ip') : null;
+  const ip = linux ? find('ip') : null;
   let unshare: HostCapabilities['unshare'] = null;
-  const unshareBin = linux ? findExecutable('unshare') : null;
+  const unshareBin = linux ? find('unshare') : null;
   if (unshareBin === null) {
     details.namespace = linux ? 'unshare not installed' : `not supported on ${process.platform}`;
   } else {
@@ -118,10 +132,10 @@ async function probe(): Promise<HostCapabilities> {
   available.push('process');
   details.loopback = ip === null ? 'ip not installed: no loopback in unshare namespaces' : ip;
 
-  const setpriv = linux ? findExecutable('setpriv') : null;
+  const setpriv = linux ? find('setpriv') : null;
   details.setpriv =
     setpriv === null ? 'not installed: process/namespace children do not die with the parent' : setpriv;
-  const prlimit = linux ? findExecutable('prlimit') : null;
+  const prlimit = linux ? find('prlimit') : null;
   details.rlimit =
     prlimit === null ? "prlimit not installed: children share the parent's open-file limit" : prlimit;
   if (root) {
@@ -130,7 +144,7 @@ async function probe(): Promise<HostCapabilities> {
         ? 'root without setpriv: process-level children cannot be started under another uid'
         : 'root: children run as uid/gid 65534 (process level via setpriv, bubblewrap inside a user namespace)';
   }
-  const sh = findExecutable('sh');
+  const sh = find('sh');
   const cgroup = linux && sh !== null ? probeCgroup(details) : null;
   if (cgroup === null && linux && sh === null) details.cgroup = 'no /bin/sh for the cgroup shim';
 
@@ -153,7 +167,7 @@ let cached: Promise<HostCapabilities> | undefined;
 
 /** Probes once per process (concurrent callers share the probe). */
 export function hostCapabilities(): Promise<HostCapabilities> {
-  cached ??= probe();
+  cached ??= probeHost();
   return cached;
 }
 

@@ -28,7 +28,7 @@ import type { BrokerOutcome, BrokerSession, ToolBroker } from '../tools/broker.j
 import type { Meter } from './meter.js';
 import type { Outcome, TerminationReason } from './types.js';
 
-/** Audit event of a child's `ctx.log` (not yet in AuditEvent). */
+/** Audit event of a child's `ctx.log` lines. */
 export const LOG_EVENT = AuditEvent.SubagentLog;
 /** Log lines per subagent that reach the audit log; the rest are counted, not written. */
 const MAX_LOG_LINES = 1000;

@@ -266,12 +266,5 @@ export function establishedOnPort(port: number): number {
   return count;
 }
 
-/** Polls `check` until it returns true or `ms` pass. */
-export async function eventually(check: () => boolean, ms = 3000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (check()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return check();
-}
+/** Polls `check` until it returns true or `ms` pass (see helpers/eventually.ts). */
+export { waitUntil as eventually } from './eventually.js';

@@ -8,6 +8,7 @@ import type { CliIo } from '../../src/cli/io.js';
 import { rawExchange } from '../helpers/gateway.js';
 import { startBench, type Bench } from '../helpers/gateway-fixture.js';
 import { startOpenProxy } from '../helpers/gateway-open-proxy.js';
+import { waitUntil } from '../helpers/eventually.js';
 
 function io(
   env: Record<string, string> = {},
@@ -112,9 +113,7 @@ void describe('gateway serve', () => {
     const secret = 'Static-Credential_0123456789abcdef';
     const c = io({ SUBAGENT_GUARD_CRED_FETCHER: secret }, dir);
     const running = gateway(['serve', '--config', 'openclaw.json', '--listen', '127.0.0.1:0'], c);
-    const deadline = Date.now() + 5000;
-    while (!/proxy for other/.test(c.out()) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
+    await waitUntil(() => /proxy for other/.test(c.out()), 5000);
     const port = Number(/listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(c.out())?.[1]);
     assert.ok(port > 0, c.out() + c.err());
     assert.ok(!c.out().includes(secret), 'the env credential was printed');

@@ -9,19 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { connect, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { createEgressGateway, type EgressGateway } from '../../src/gateway/index.js';
 import { basic, closeServer, collectingLogger, listen, rawExchange } from '../helpers/gateway.js';
+import { waitUntil } from '../helpers/eventually.js';
 
 const ORIGIN = '127.0.0.2';
 const NAME = 'api.allowed.test';
-
-/** Polls `check` until it holds; false after `ms` (every wait is bounded). */
-async function until(check: () => boolean, ms = 3000): Promise<boolean> {
-  const deadline = performance.now() + ms;
-  while (performance.now() < deadline) {
-    if (check()) return true;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return check();
-}
 
 /** A TCP server on `host` whose connections are handled by `onConn`; remembers its sockets. */
 async function tcp(
@@ -118,10 +109,13 @@ void describe('CONNECT and WebSocket: a dial that never completes', () => {
         const s = connect(env.gw.address.port, '127.0.0.1');
         s.on('error', () => undefined);
         s.write(requestText(env, 443));
-        assert.ok(await until(() => upstream.received() > before), 'the gateway never dialled the upstream');
+        assert.ok(
+          await waitUntil(() => upstream.received() > before),
+          'the gateway never dialled the upstream',
+        );
         // A reset, not a FIN: a half-closed client may still be waiting for its answer.
         s.resetAndDestroy();
-        assert.ok(await until(() => records(env, 'egress.close').length > 0), 'no egress.close record');
+        assert.ok(await waitUntil(() => records(env, 'egress.close').length > 0), 'no egress.close record');
         await new Promise((r) => setTimeout(r, 50));
         const d = records(env, 'egress.decision');
         const c = records(env, 'egress.close');
@@ -149,11 +143,17 @@ void describe('CONNECT and WebSocket: a dial that never completes', () => {
         s.on('error', () => undefined);
         const closed = new Promise((r) => s.once('close', r));
         s.write(requestText(env, 443));
-        assert.ok(await until(() => upstream.received() > before), 'the gateway never dialled the upstream');
+        assert.ok(
+          await waitUntil(() => upstream.received() > before),
+          'the gateway never dialled the upstream',
+        );
         env.gw.revoke(env.id);
-        assert.ok(await until(() => s.destroyed || s.readableEnded, 2000), 'revoke did not cut the client');
+        assert.ok(
+          await waitUntil(() => s.destroyed || s.readableEnded, 2000),
+          'revoke did not cut the client',
+        );
         await Promise.race([closed, new Promise((r) => setTimeout(r, 2000))]);
-        assert.ok(await until(() => records(env, 'egress.decision').length > 0));
+        assert.ok(await waitUntil(() => records(env, 'egress.decision').length > 0));
         await new Promise((r) => setTimeout(r, 50));
         const d = records(env, 'egress.decision');
         assert.deepEqual(
@@ -181,8 +181,8 @@ void describe('WebSocket handshake failures after the dial', () => {
         assert.equal(r.status, 502, r.head);
         assert.match(r.headers['proxy-status'] ?? '', /details="upstream_error"/);
       }
-      assert.ok(await until(() => silent.sockets.size === 0), 'the target connection was left open');
-      assert.ok(await until(() => records(env, 'egress.close').length === 2));
+      assert.ok(await waitUntil(() => silent.sockets.size === 0), 'the target connection was left open');
+      assert.ok(await waitUntil(() => records(env, 'egress.close').length === 2));
       const d = records(env, 'egress.decision');
       assert.deepEqual(
         d.map((x) => [x.decision, x.reason, x.status]),
@@ -230,7 +230,7 @@ void describe('WebSocket handshake failures after the dial', () => {
         const r = await rawExchange(env.gw.address.port, upgradeTo(env, origin.port), 5000);
         assert.equal(r.status, c.status, r.head);
         assert.match(r.headers['proxy-status'] ?? '', new RegExp(`details="${c.reason}"`));
-        assert.ok(await until(() => records(env, 'egress.close').length === 1));
+        assert.ok(await waitUntil(() => records(env, 'egress.close').length === 1));
         const d = records(env, 'egress.decision');
         assert.equal(d.length, 1, JSON.stringify(d));
         assert.equal(d[0]?.reason, c.reason);
@@ -249,7 +249,7 @@ void describe('WebSocket handshake failures after the dial', () => {
       const r = await rawExchange(env.gw.address.port, upgradeTo(env, origin.port), 5000);
       assert.equal(r.status, 403, r.head);
       assert.equal(r.body, 'xxxxx');
-      assert.ok(await until(() => records(env, 'egress.close').length === 1));
+      assert.ok(await waitUntil(() => records(env, 'egress.close').length === 1));
       const d = records(env, 'egress.decision');
       assert.deepEqual(
         d.map((x) => [x.decision, x.status]),
@@ -275,7 +275,7 @@ void describe('listening socket in front of the HTTP server', () => {
       s.on('data', (d: string) => {
         text += d;
       });
-      assert.ok(await until(() => text.includes('\r\n\r\n'), 4000), 'no answer to a silent connection');
+      assert.ok(await waitUntil(() => text.includes('\r\n\r\n'), 4000), 'no answer to a silent connection');
       s.destroy();
       assert.match(text, /^HTTP\/1\.1 400 /);
       assert.equal(records({ gw, id: '', auth: '', log }, 'egress.decision').length, 1);

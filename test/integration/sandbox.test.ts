@@ -9,6 +9,8 @@ import { createParentChannel } from '../../src/ipc/index.js';
 import type { ChildMessage } from '../../src/ipc/index.js';
 import { IpcProtocolError } from '../../src/errors.js';
 import { isAlive, processTree } from '../../src/sandbox/proc.js';
+import { eventually, waitUntil } from '../helpers/eventually.js';
+import { levelSkip } from '../helpers/levels.js';
 import { fixturesDir } from '../helpers/paths.js';
 
 const agents = join(fixturesDir, 'agents');
@@ -173,7 +175,7 @@ function describePid(pid: number): string {
 /** Nothing of the sandbox is left: no process (the kernel may take a moment to reap), no directory. */
 async function assertCleanedUp(run: Run): Promise<void> {
   const pids = [run.sandbox.pid, ...run.treeWhileRunning];
-  for (let i = 0; i < 50 && pids.some((p) => isAlive(p)); i++) await new Promise((r) => setTimeout(r, 20));
+  await waitUntil(() => !pids.some((p) => isAlive(p)), 1000);
   for (const pid of pids) {
     assert.equal(isAlive(pid), false, `pid ${pid} survived (${run.sandbox.level}): ${describePid(pid)}`);
   }
@@ -214,15 +216,8 @@ void describe('detectIsolation', () => {
 });
 
 for (const level of LEVELS) {
-  void describe(`sandbox level ${level}`, () => {
-    const skip = (t: { skip(msg: string): void }): boolean => {
-      if (report.available.includes(level)) return false;
-      t.skip(`${level} is not available here: ${report.details[level] ?? ''}`);
-      return true;
-    };
-
-    void test('runs a benign agent to a result and removes every trace afterwards', async (t) => {
-      if (skip(t)) return;
+  void describe(`sandbox level ${level}`, { skip: levelSkip(level) }, () => {
+    void test('runs a benign agent to a result and removes every trace afterwards', async () => {
       const run = await runAgent(level, 'echo', { hello: 'world' });
       const out = okOutput(run);
       assert.deepEqual(out, { task: { hello: 'world' }, id: out.id, agent: 'echo', parent: 'tester' });
@@ -233,8 +228,7 @@ for (const level of LEVELS) {
       await assertCleanedUp(run);
     });
 
-    void test('clears the environment: no parent variable reaches the child', async (t) => {
-      if (skip(t)) return;
+    void test('clears the environment: no parent variable reaches the child', async () => {
       process.env.SG_TEST_CANARY = 'canary-secret-value';
       try {
         const run = await runAgent(level, 'env', null);
@@ -256,8 +250,7 @@ for (const level of LEVELS) {
       ['worker', /WorkerThreads/],
     ];
     for (const [agent, permission] of blocked) {
-      void test(`the permission model blocks ${agent} and the runtime reports a sandbox_violation`, async (t) => {
-        if (skip(t)) return;
+      void test(`the permission model blocks ${agent} and the runtime reports a sandbox_violation`, async () => {
         const run = await runAgent(level, agent, null);
         const v = run.messages.find((m) => m.type === 'sandbox_violation');
         assert.ok(v?.type === 'sandbox_violation', JSON.stringify(run.messages));
@@ -269,8 +262,7 @@ for (const level of LEVELS) {
       });
     }
 
-    void test('cannot read files outside its entry package and the runtime', async (t) => {
-      if (skip(t)) return;
+    void test('cannot read files outside its entry package and the runtime', async () => {
       const run = await runAgent(level, 'read-file', {
         path: join(fixturesDir, '..', 'helpers', 'paths.ts'),
       });
@@ -281,8 +273,7 @@ for (const level of LEVELS) {
       level === 'process'
         ? 'process mode cannot stop a direct loopback connection (documented limit)'
         : 'a direct connection to a loopback server fails: no route out of the namespace',
-      async (t) => {
-        if (skip(t)) return;
+      async () => {
         const server = net.createServer((c) => c.destroy());
         await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
         const addr = server.address();
@@ -306,8 +297,7 @@ for (const level of LEVELS) {
       },
     );
 
-    void test('fetch goes to the gateway (CONNECT with the credential), never directly', async (t) => {
-      if (skip(t)) return;
+    void test('fetch goes to the gateway (CONNECT with the credential), never directly', async () => {
       const run = await runAgent(level, 'fetch', { url: 'http://api.example.test/x', timeoutMs: 3000 });
       const out = okOutput(run);
       assert.ok(typeof out.error === 'string', JSON.stringify(out));
@@ -320,8 +310,7 @@ for (const level of LEVELS) {
       );
     });
 
-    void test('an off-heap memory bomb is stopped by the memory watcher', async (t) => {
-      if (skip(t)) return;
+    void test('an off-heap memory bomb is stopped by the memory watcher', async () => {
       const run = await runAgent(level, 'memory-bomb', {}, { maxMemoryMb: 160 });
       assert.equal(
         run.messages.some((m) => m.type === 'result'),
@@ -331,8 +320,7 @@ for (const level of LEVELS) {
       await assertCleanedUp(run);
     });
 
-    void test('kill() ends an infinite loop and leaves no process behind', async (t) => {
-      if (skip(t)) return;
+    void test('kill() ends an infinite loop and leaves no process behind', async () => {
       const started = Date.now();
       const run = await runAgent(level, 'infinite-loop', {}, { killAfterMs: 1500 });
       assert.ok(Date.now() - started < 10_000);
@@ -340,8 +328,7 @@ for (const level of LEVELS) {
       await assertCleanedUp(run);
     });
 
-    void test('kill() reaches grandchildren, including ones that started their own session', async (t) => {
-      if (skip(t)) return;
+    void test('kill() reaches grandchildren, including ones that started their own session', async () => {
       // Not node: a shell, so that grandchildren exist (the permission model forbids them in node).
       const command = ['/bin/sh', '-c', 'sleep 60 & setsid sleep 61 & echo started; wait'];
       let pids: number[] = [];
@@ -375,14 +362,16 @@ for (const level of LEVELS) {
       await sb.dispose();
       await gw.close();
       assert.ok(pids.length >= 3, `expected a tree, got ${pids.join(',')}`);
-      await new Promise((r) => setTimeout(r, 100));
-      const alive = pids.filter((p) => isAlive(p));
-      assert.deepEqual(alive, []);
+      await eventually(() => {
+        assert.deepEqual(
+          pids.filter((p) => isAlive(p)),
+          [],
+        );
+      });
       assert.equal(existsSync(dirs.root), false);
     });
 
-    void test('process.kill(0) from the child cannot reach the orchestrator', async (t) => {
-      if (skip(t)) return;
+    void test('process.kill(0) from the child cannot reach the orchestrator', async () => {
       const run = await runAgent(level, 'kill-group', null);
       // Either the sandbox's own group died, or (as PID 1 of its own PID namespace, which ignores
       // SIGKILL from inside) nothing happened at all. Either way this process is still here.
@@ -391,8 +380,7 @@ for (const level of LEVELS) {
       await assertCleanedUp(run);
     });
 
-    void test('garbage on the IPC fd is a protocol error in the parent', async (t) => {
-      if (skip(t)) return;
+    void test('garbage on the IPC fd is a protocol error in the parent', async () => {
       const run = await runAgent(level, 'ipc-garbage', null);
       assert.ok(run.protocolError instanceof IpcProtocolError);
       await assertCleanedUp(run);

@@ -10,11 +10,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createOrchestrator } from '../../src/spawner/orchestrator.js';
-import { detectIsolation } from '../../src/sandbox/index.js';
-import type { IsolationLevel, Orchestrator, ToolDefinition } from '../../src/spawner/types.js';
+import type { Orchestrator, ToolDefinition } from '../../src/spawner/types.js';
 import { collectAudit, type CollectedAudit } from '../helpers/spawner-audit.js';
 import { makeConfig, type AgentSpec } from '../helpers/spawner-config.js';
 import { eventually, liveChildren, removeDir, tempEntries, writeAgents } from '../helpers/spawner-harness.js';
+import { levelSkip } from '../helpers/levels.js';
 import { repoRoot } from '../helpers/paths.js';
 
 /** The compiled public runtime module next to the compiled spawner under test. */
@@ -53,12 +53,10 @@ const forbidden: ToolDefinition = {
 };
 
 let agentsDir = '';
-let available: IsolationLevel[] = [];
 
-before(async () => {
+before(() => {
   agentsDir = writeAgents();
   for (const [name, src] of Object.entries(AGENTS)) writeFileSync(join(agentsDir, name), src);
-  available = (await detectIsolation()).available;
 });
 
 after(() => {
@@ -87,12 +85,11 @@ function config() {
 }
 
 for (const level of ['process', 'unshare', 'bubblewrap'] as const) {
-  void describe(`subagent lifecycle at isolation level '${level}'`, () => {
+  void describe(`subagent lifecycle at isolation level '${level}'`, { skip: levelSkip(level) }, () => {
     let orchestrator: Orchestrator | undefined;
     let audit: CollectedAudit;
 
     before(async () => {
-      if (!available.includes(level)) return;
       audit = collectAudit();
       orchestrator = await createOrchestrator({
         config: config(),
@@ -122,11 +119,8 @@ for (const level of ['process', 'unshare', 'bubblewrap'] as const) {
     void test(
       'ctx.signal fires before the wall-clock timeout; returning then completes',
       { timeout: 20_000 },
-      async (t) => {
-        if (orchestrator === undefined) {
-          t.skip(`isolation level '${level}' is not available here`);
-          return;
-        }
+      async () => {
+        assert.ok(orchestrator !== undefined, 'before() created the orchestrator');
         const o = await orchestrator.run({ parent: 'main', agent: 'notice', task: {} });
         assert.equal(o.status, 'completed', JSON.stringify(o));
         const out = (o as { output: { aborted: boolean; afterMs: number; reason: string } }).output;
@@ -140,11 +134,8 @@ for (const level of ['process', 'unshare', 'bubblewrap'] as const) {
     void test(
       'a subagent that ignores the notice is still killed at the timeout',
       { timeout: 20_000 },
-      async (t) => {
-        if (orchestrator === undefined) {
-          t.skip(`isolation level '${level}' is not available here`);
-          return;
-        }
+      async () => {
+        assert.ok(orchestrator !== undefined, 'before() created the orchestrator');
         const o = await orchestrator.run({ parent: 'main', agent: 'stubborn', task: {} });
         assert.equal(o.status === 'terminated' && o.reason, 'timeout', JSON.stringify(o));
       },
@@ -153,11 +144,8 @@ for (const level of ['process', 'unshare', 'bubblewrap'] as const) {
     void test(
       'a tool error is the SubagentCallError class of subagent-guard/runtime (one runtime instance)',
       { timeout: 20_000 },
-      async (t) => {
-        if (orchestrator === undefined) {
-          t.skip(`isolation level '${level}' is not available here`);
-          return;
-        }
+      async () => {
+        assert.ok(orchestrator !== undefined, 'before() created the orchestrator');
         const o = await orchestrator.run({ parent: 'main', agent: 'identity', task: {} });
         assert.equal(o.status, 'completed', JSON.stringify(o));
         assert.deepEqual((o as { output: unknown }).output, {
@@ -171,11 +159,8 @@ for (const level of ['process', 'unshare', 'bubblewrap'] as const) {
     void test(
       'the exit record of a violation reports the kill and the whole teardown',
       { timeout: 20_000 },
-      async (t) => {
-        if (orchestrator === undefined) {
-          t.skip(`isolation level '${level}' is not available here`);
-          return;
-        }
+      async () => {
+        assert.ok(orchestrator !== undefined, 'before() created the orchestrator');
         const h = orchestrator.spawn({ parent: 'main', agent: 'denied', task: {} });
         const o = await h.result;
         assert.equal(o.status === 'terminated' && o.reason, 'tool_denied', JSON.stringify(o));

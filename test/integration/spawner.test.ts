@@ -3,13 +3,12 @@
  * real child programs. Every violation kind must end `terminated` with the right reason, the
  * parent must survive, and nothing (process, temp dir, socket, credential) may be left behind.
  */
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { SpawnDeniedError } from '../../src/errors.js';
 import { createOrchestrator } from '../../src/spawner/orchestrator.js';
-import { detectIsolation } from '../../src/sandbox/index.js';
-import type { IsolationLevel, Orchestrator, Outcome, ToolDefinition } from '../../src/spawner/types.js';
+import type { Orchestrator, Outcome, ToolDefinition } from '../../src/spawner/types.js';
 import { collectAudit, type CollectedAudit } from '../helpers/spawner-audit.js';
 import { makeConfig, type AgentSpec } from '../helpers/spawner-config.js';
 import {
@@ -23,6 +22,7 @@ import {
   writeAgents,
   type LoopbackServer,
 } from '../helpers/spawner-harness.js';
+import { LEVELS, levelSkip } from '../helpers/levels.js';
 import { repoRoot } from '../helpers/paths.js';
 
 const HOSTILE = join(repoRoot, 'examples', 'agents', 'hostile.mjs');
@@ -33,13 +33,11 @@ const TRAP_IP = '127.0.0.9';
 let agentsDir = '';
 let api: LoopbackServer;
 let trap: LoopbackServer;
-let available: IsolationLevel[] = [];
 
 before(async () => {
   agentsDir = writeAgents();
   api = await startLoopbackServer(ALLOWED_IP);
   trap = await startLoopbackServer(TRAP_IP);
-  available = (await detectIsolation()).available;
 });
 
 after(async () => {
@@ -348,14 +346,13 @@ async function assertNothingLeft(orchestrator: Orchestrator, audit: CollectedAud
   assert.ok(await eventually(() => establishedOnPort(port) === 0), 'no connection to the gateway stays open');
 }
 
-for (const level of ['bubblewrap', 'unshare', 'process'] as const) {
-  void describe(`orchestrator at isolation level '${level}'`, () => {
+for (const level of LEVELS) {
+  void describe(`orchestrator at isolation level '${level}'`, { skip: levelSkip(level) }, () => {
     let orchestrator: Orchestrator | undefined;
     let audit: CollectedAudit;
     let queries: string[] = [];
 
     before(async () => {
-      if (!available.includes(level)) return;
       process.env['SG_TEST_CANARY'] = 'parent-secret';
       audit = collectAudit();
       const r = testResolver({ [ALLOWED]: ALLOWED_IP, 'metadata.internal.test': '169.254.169.254' });
@@ -378,15 +375,9 @@ for (const level of ['bubblewrap', 'unshare', 'process'] as const) {
       assert.ok(!queries.includes('exfil.attacker.test'), 'denied names are never resolved');
     });
 
-    const skip = (t: TestContext): boolean => {
-      if (orchestrator !== undefined) return false;
-      t.skip(`isolation level '${level}' is not available on this machine`);
-      return true;
-    };
-
     for (const c of CASES) {
       void test(c.name, { timeout: 20_000 }, async (t) => {
-        if (skip(t) || orchestrator === undefined) return;
+        assert.ok(orchestrator !== undefined, 'before() created the orchestrator');
         if (c.namespacedOnly === true && level === 'process') {
           t.skip('runs only where a network namespace guarantees no route off the machine');
           return;
@@ -407,8 +398,8 @@ for (const level of ['bubblewrap', 'unshare', 'process'] as const) {
     void test(
       'terminate() cancels a running subagent and close() shuts down the rest',
       { timeout: 20_000 },
-      async (t) => {
-        if (skip(t) || orchestrator === undefined) return;
+      async () => {
+        assert.ok(orchestrator !== undefined, 'before() created the orchestrator');
         const a = orchestrator.spawn({ parent: 'main', agent: 'sleeper', task: { ms: 30_000 } });
         const b = orchestrator.spawn({ parent: 'main', agent: 'sleeper', task: { ms: 30_000 } });
         const controller = new AbortController();

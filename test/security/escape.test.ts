@@ -4,7 +4,9 @@
  * leave the parent healthy: after each level a benign spawn still completes and nothing of any
  * sandbox is left (process, temp dir, credential, gateway connection, cgroup).
  */
+import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { levelSkip } from '../helpers/levels.js';
 import { CASES, type EscapeCase } from './escape-cases.js';
 import { RESOURCE_CASES } from './escape-cases-resources.js';
 import { LEVELS, finishLevel, startLevel, unshareHasPidNamespace, type LevelEnv } from './escape-harness.js';
@@ -21,7 +23,8 @@ after(() => {
 for (const level of LEVELS) {
   // Cases of one level run a few at a time: each arms its own traps and canaries, so they do not
   // interfere, and the whole corpus stays within the suite's time budget.
-  void describe(`escape corpus at isolation level '${level}'`, { concurrency: 3 }, () => {
+  const suite = { concurrency: 3, skip: levelSkip(level) };
+  void describe(`escape corpus at isolation level '${level}'`, suite, () => {
     let env: LevelEnv | null = null;
     let pidNs = false;
 
@@ -37,17 +40,13 @@ for (const level of LEVELS) {
     for (const c of ALL) {
       void test(
         `[${c.category}] ${c.program}: ${c.name}`,
-        { timeout: 30_000, ...(c.todo === undefined ? {} : { todo: c.todo }) },
+        {
+          timeout: 30_000,
+          ...(c.todo === undefined ? {} : { todo: c.todo }),
+          ...(c.skip?.[level] === undefined ? {} : { skip: c.skip[level] }),
+        },
         async (t) => {
-          if (env === null) {
-            t.skip(`isolation level '${level}' is not available on this machine`);
-            return;
-          }
-          const why = c.skip?.[level];
-          if (why !== undefined) {
-            t.skip(why);
-            return;
-          }
+          assert.ok(env !== null, `before() started level '${level}'`);
           if (c.needsPidNamespace === true && level === 'unshare' && !pidNs) {
             t.skip('unshare here gives no PID namespace: the act would reach the host');
             return;

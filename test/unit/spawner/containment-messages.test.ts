@@ -18,6 +18,7 @@ import { ChildMessageHandler } from '../../../src/spawner/messages.js';
 import { Meter } from '../../../src/spawner/meter.js';
 import type { Outcome } from '../../../src/spawner/types.js';
 import { ToolBroker, type BrokerSession } from '../../../src/tools/broker.js';
+import { eventually } from '../../helpers/eventually.js';
 import { collectAudit } from '../../helpers/spawner-audit.js';
 import { makeAgent } from '../../helpers/spawner-config.js';
 
@@ -104,21 +105,23 @@ void describe('ChildMessageHandler safety net', () => {
     });
     const h = harness({ broker: new ToolBroker({ tools: { echo }, logger }), logger });
     h.handler.handle({ type: 'tool_call', callId: 1, name: 'echo', args: {} });
-    await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(
-      h.ends.map((e) => [e.reason, /answering tool call 1: Error: audit sink failed/.test(e.detail)]),
-      [['protocol_violation', true]],
-    );
+    await eventually(() => {
+      assert.deepEqual(
+        h.ends.map((e) => [e.reason, /answering tool call 1: Error: audit sink failed/.test(e.detail)]),
+        [['protocol_violation', true]],
+      );
+    });
   });
 
   void test('a nested spawn whose result rejects ends the child with protocol_violation', async () => {
     const h = harness({ spawn: () => ({ result: Promise.reject(new TypeError('broken outcome')) }) });
     h.handler.handle({ type: 'spawn', callId: 3, agent: 'a', task: null });
-    await new Promise((r) => setTimeout(r, 20));
-    assert.deepEqual(
-      h.ends.map((e) => e.reason),
-      ['protocol_violation'],
-    );
+    await eventually(() => {
+      assert.deepEqual(
+        h.ends.map((e) => e.reason),
+        ['protocol_violation'],
+      );
+    });
   });
 
   void test('a synchronous throw while handling a message ends the child, and handle() does not throw', () => {
@@ -167,11 +170,89 @@ void describe('ChildMessageHandler safety net', () => {
       return sent.length;
     };
     h.handler.handle({ type: 'tool_call', callId: 9, name: 'echo', args: {} });
-    await new Promise((r) => setTimeout(r, 50));
+    const answer = await eventually(() => {
+      const a = sent.at(-1);
+      assert.ok(a !== undefined, 'no answer yet');
+      return a;
+    });
     assert.deepEqual(h.ends, []);
-    const answer = sent.at(-1);
-    assert.ok(answer !== undefined && answer.type === 'tool_result' && !answer.ok, 'an error answer');
+    assert.ok(answer.type === 'tool_result' && !answer.ok, 'an error answer');
     assert.equal(answer.error.code, 'SG_IPC_PROTOCOL');
+  });
+});
+
+void describe('ChildMessageHandler call ids', () => {
+  /** A broker whose echo tool counts its runs. */
+  function counting(): { broker: ToolBroker; runs: unknown[] } {
+    const runs: unknown[] = [];
+    const broker = new ToolBroker({
+      tools: {
+        echo: {
+          ...echo,
+          handler: (args: unknown) => {
+            runs.push(args);
+            return Promise.resolve(args);
+          },
+        },
+      },
+      logger: pino({ level: 'silent' }),
+    });
+    return { broker, runs };
+  }
+
+  void test('distinct call ids are all answered and end nothing', async () => {
+    const { broker, runs } = counting();
+    const h = harness({ broker });
+    for (const callId of [1, 2, 3])
+      h.handler.handle({ type: 'tool_call', callId, name: 'echo', args: { callId } });
+    await eventually(() => {
+      assert.deepEqual(
+        h.sent.filter((m) => m.type === 'tool_result').map((m) => m.callId),
+        [1, 2, 3],
+      );
+    });
+    assert.equal(runs.length, 3);
+    assert.deepEqual(h.ends, []);
+  });
+
+  void test('a tool_call reusing an id still in flight is a protocol_violation and never runs', () => {
+    const { broker, runs } = counting();
+    const h = harness({ broker });
+    h.handler.handle({ type: 'tool_call', callId: 7, name: 'echo', args: { n: 1 } });
+    h.handler.handle({ type: 'tool_call', callId: 7, name: 'echo', args: { n: 2 } });
+    assert.deepEqual(h.ends, [{ reason: 'protocol_violation', detail: 'call id 7 was already used' }]);
+    assert.equal(runs.length, 1);
+  });
+
+  void test('a call id reused after its answer was sent is still a protocol_violation', async () => {
+    const { broker, runs } = counting();
+    const h = harness({ broker });
+    h.handler.handle({ type: 'tool_call', callId: 1, name: 'echo', args: {} });
+    await eventually(() => {
+      assert.equal(h.sent.at(-1)?.type, 'tool_result');
+    });
+    h.handler.handle({ type: 'tool_call', callId: 1, name: 'echo', args: {} });
+    assert.deepEqual(
+      h.ends.map((e) => e.reason),
+      ['protocol_violation'],
+    );
+    assert.equal(runs.length, 1);
+  });
+
+  void test('a spawn reusing a tool call id is a protocol_violation and spawns nothing', () => {
+    let spawns = 0;
+    const { broker } = counting();
+    const h = harness({
+      broker,
+      spawn: () => {
+        spawns++;
+        return { result: new Promise<Outcome>(() => undefined) };
+      },
+    });
+    h.handler.handle({ type: 'tool_call', callId: 5, name: 'echo', args: {} });
+    h.handler.handle({ type: 'spawn', callId: 5, agent: 'a', task: null });
+    assert.deepEqual(h.ends, [{ reason: 'protocol_violation', detail: 'call id 5 was already used' }]);
+    assert.equal(spawns, 0);
   });
 });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
-import { fitResult, readBody, type FetchResult } from '../../../src/tools/builtin/web-fetch-body.js';
+import { fitResult, readBody, type FetchResult } from '../../../../src/tools/builtin/web-fetch-body.js';
 
 /** A real stream that delivers `n` bytes one byte per chunk, as a hostile origin can. */
 function oneByteChunks(n: number, byte = 0x61): Readable {

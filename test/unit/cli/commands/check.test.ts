@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { check } from '../../../src/cli/commands/check.js';
-import type { CliIo } from '../../../src/cli/io.js';
-import { fixturesDir } from '../../helpers/paths.js';
+import { check } from '../../../../src/cli/commands/check.js';
+import type { CliIo } from '../../../../src/cli/io.js';
+import { fixturesDir } from '../../../helpers/paths.js';
 
 const configDir = join(fixturesDir, 'config');
 

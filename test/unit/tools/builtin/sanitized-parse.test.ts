@@ -1,14 +1,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ToolError } from '../../../src/errors.js';
-import { ByteBudget, BytePace } from '../../../src/tools/budget.js';
+import { ToolError } from '../../../../src/errors.js';
+import { ByteBudget, BytePace } from '../../../../src/tools/budget.js';
 import {
   jsonDepth,
   SANITIZED_PARSE_LIMITS,
   sanitizedParse,
   sanitizedParseTool,
-} from '../../../src/tools/builtin/sanitized-parse.js';
-import { MAX_TOOL_RESULT_BYTES } from '../../../src/tools/limits.js';
+} from '../../../../src/tools/builtin/sanitized-parse.js';
+import { MAX_TOOL_RESULT_BYTES } from '../../../../src/tools/limits.js';
 
 void describe('sanitized_parse', () => {
   void test('parses ordinary JSON', () => {

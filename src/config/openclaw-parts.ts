@@ -44,7 +44,8 @@ export const NativeAgentSchema = z.looseObject({
   entry: EntrySchema.optional(),
   read_paths: ReadPathsSchema.optional(),
   proxy: ProxyUrlSchema.optional(),
-  tools: NativeToolsSchema.optional(),
+  // Read and checked layer by layer in openclaw-tools.ts (unknown groups are warnings there).
+  tools: z.unknown().optional(),
   subagents: NativeSpawnSchema.optional(),
   constraints: ConstraintsSchema.optional(),
   network: NetworkSectionSchema.optional(),
@@ -101,10 +102,10 @@ export const PARENT_NOTE =
   'the parent (default) agent is run by your own code and never spawned, so this is not enforced on it; ignored';
 const IGNORED = 'OpenClaw key with no meaning for subagent-guard; ignored';
 const SPECIAL: Readonly<Record<string, string>> = {
-  profile:
-    'tool profiles are not expanded here; list tools in tools.allow (no allow list = no tools); ignored',
-  model: 'model selection is up to the subagent program; ignored',
-  sandbox: "OpenClaw's sandbox settings do not apply; subagent-guard always isolates subagents; ignored",
+  model:
+    'model selection is up to the subagent program; the model only selects the tools.byProvider entry that applies',
+  sandbox:
+    "OpenClaw's sandbox settings do not apply (subagent-guard always isolates subagents); sandbox.mode only decides whether tools.sandbox.tools applies",
 };
 
 /** Records every key of `obj` not in `known` as ignored. */
@@ -152,7 +153,6 @@ export interface RawAgent {
   readonly path: string;
   readonly raw: Record<string, unknown>;
   readonly parsed: NativeAgent | undefined;
-  readonly layer: ToolLayer & { set: boolean };
 }
 
 /** Collects agents from `agents.list[]` and `agents.entries{}`. */
@@ -187,13 +187,7 @@ export function collectAgents(
     seen.add(name);
     const parsed = validateWith(NativeAgentSchema, raw, path, ctx.issues);
     ignoreRest(raw, AGENT_KEYS, path, ignored);
-    out.push({
-      name,
-      path,
-      raw,
-      parsed,
-      layer: readToolLayer(raw.tools, childPointer(path, 'tools'), ctx, ignored),
-    });
+    out.push({ name, path, raw, parsed });
   };
   if (agents.list !== undefined) {
     if (!Array.isArray(agents.list))

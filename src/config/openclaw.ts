@@ -31,12 +31,11 @@ import {
   ignoreRest,
   isRecord,
   pickParent,
-  readToolLayer,
   type NativeSpawn,
 } from './openclaw-parts.js';
 import { childPointer } from './pointer.js';
 import { toAuditConfig, toGatewayConfig, type ParseContext } from './seed.js';
-import { combineToolLayers, type ToolLayer } from './tool-policy.js';
+import { resolveOpenclawToolPolicy } from './openclaw-tools.js';
 import type { AgentConfig, GuardConfig, IgnoredKey, UpstreamProxy } from './types.js';
 
 /** Parses a document of OpenClaw's native shape; returns undefined when `ctx.issues` got any problem. */
@@ -67,13 +66,6 @@ export function parseOpenClawShape(
     }
   }
 
-  const globalTools = readToolLayer(value.tools, '/tools', ctx, ignored);
-  let subagentTools: ToolLayer & { set: boolean } = { set: false };
-  if (isRecord(value.tools) && isRecord(value.tools.subagents)) {
-    ignoreRest(value.tools.subagents, ['tools'], '/tools/subagents', ignored);
-    subagentTools = readToolLayer(value.tools.subagents.tools, '/tools/subagents/tools', ctx, ignored);
-  }
-
   const agentsRaw = isRecord(value.agents) ? value.agents : {};
   if (value.agents !== undefined && !isRecord(value.agents)) issues.add('/agents', 'expected an object');
   ignoreRest(agentsRaw, AGENTS_KEYS, '/agents', ignored);
@@ -87,7 +79,6 @@ export function parseOpenClawShape(
     issues,
   );
   ignoreRest(defaultsRaw, DEFAULTS_KEYS, '/agents/defaults', ignored);
-  const defaultsLayer = readToolLayer(defaultsRaw.tools, '/agents/defaults/tools', ctx, ignored);
   const defaultsNetworkOk =
     normalizeNetwork(defaultsRaw.network, '/agents/defaults/network', issues) !== undefined;
   if (isRecord(defaultsRaw.subagents))
@@ -209,17 +200,12 @@ export function parseOpenClawShape(
       };
       continue;
     }
-    const agentLayer: ToolLayer = {
-      allow: a.layer.allow ?? defaultsLayer.allow,
-      deny: [...(defaultsLayer.deny ?? []), ...(a.layer.deny ?? [])],
-    };
-    const tools = combineToolLayers([globalTools, subagentTools, agentLayer]);
-    for (const u of tools.unrepresentable) {
-      ignored.push({
-        path: childPointer(a.path, 'tools'),
-        message: `allow lists of several levels overlap as ${u}, which no single pattern expresses; those tools are not allowed`,
-      });
-    }
+    // Every tool layer OpenClaw applies to a sub-agent, with OpenClaw's catalog (openclaw-tools.ts).
+    const tools = resolveOpenclawToolPolicy(
+      { root: value, agentDefaults: defaultsRaw, agent: a.raw, agentPath: a.path, isSubagent: true },
+      issues,
+      ignored,
+    );
     agents[a.name] = {
       name: a.name,
       role,

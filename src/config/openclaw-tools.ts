@@ -105,12 +105,14 @@ class Reader {
         return;
       }
       const lower = item.trim().toLowerCase();
-      if (lower.startsWith('group:') && !lower.includes('*') && !isKnownGroup(lower)) {
-        // OpenClaw only warns: an unknown group matches no tool. Dropping it is exact.
+      if (/^group:[a-z0-9_.:-]+$/.test(lower) && !isKnownGroup(lower)) {
+        // OpenClaw only warns: an unknown group matches no tool. It stays in its list (an allow
+        // list naming only it still admits nothing) and is dropped after the layers are combined.
         this.ignored.push({
           path: at,
           message: `unknown tool group ${JSON.stringify(lower)} matches no tool; ${suggestGroup(lower)}`,
         });
+        out.push(lower);
         return;
       }
       const r = checkToolPattern(lower);
@@ -293,7 +295,12 @@ export function resolveOpenclawToolPolicy(
       message:
         'no profile or allow list applies to this agent: OpenClaw would offer every tool not denied, subagent-guard allows none. Set tools.profile or an allow list',
     });
-  const policy = { ...combined.policy, denied: relevantDenies(combined.policy) };
+  const known = (p: string): boolean => !p.startsWith('group:') || isKnownGroup(p);
+  const kept = {
+    allowed: combined.policy.allowed.filter(known),
+    denied: combined.policy.denied.filter(known),
+  };
+  const policy = { ...kept, denied: relevantDenies(kept) };
   reportRemoved(agent.tools, childPointer(agentPath, 'tools'), policy, layers, ignored);
   return { policy, layers };
 }

@@ -171,6 +171,11 @@ const CASES: readonly Case[] = [
     tools: { allow: [] },
     agent: { tools: { allow: ['read', 'exec'] } },
   },
+  {
+    name: 'an allow list of an unknown group admits nothing',
+    tools: { allow: all },
+    agent: { tools: { allow: ['group:nope'], deny: ['group:nada'] } },
+  },
   { name: 'deny only: nothing allowed here', tools: { deny: ['exec'] }, refusesAll: true },
   { name: 'no tools section at all', refusesAll: true },
 ];

@@ -25,6 +25,22 @@ void describe('resolveOpenclawToolPolicy', () => {
     assert.match(suggestGroup('group:zzzzzzzzzzzz'), /known groups: .*group:plugins/);
   });
 
+  void test('an allow list naming only an unknown group admits nothing (as in OpenClaw), with a warning', () => {
+    const r = resolve(
+      { tools: { allow: ['*'] } },
+      { tools: { allow: ['group:nope'], deny: ['group:nada'] } },
+    );
+    assert.deepEqual(r.policy, { allowed: [], denied: [] });
+    assert.ok(
+      r.ignored.some(
+        (i) => i.path === '/agents/entries/w/tools/allow/0' && /unknown tool group/.test(i.message),
+      ),
+    );
+    assert.ok(!r.ignored.some((i) => /allows none/.test(i.message)));
+    const both = resolve({ tools: { allow: ['group:nope', 'read'] } });
+    assert.deepEqual(both.policy.allowed, ['read']);
+  });
+
   void test('lists only the denies that can still refuse an allowed tool', () => {
     const { policy } = resolve({ allow: ['read'] });
     assert.deepEqual(policy, { allowed: [], denied: [] }, 'a root allow outside tools is no policy');

@@ -9,7 +9,7 @@
  * session is not sandboxed, `byProvider` denies when the model is unknown,
  * `agents.defaults.tools.deny`) still apply; `allow: ["write"]` does not also admit `apply_patch`.
  */
-import { PLUGINS_GROUP, TOOL_GROUPS, isKnownGroup, toolGroup } from '../policy/tool-groups.js';
+import { PLUGINS_GROUP, TOOL_GROUPS, isCoreTool, isKnownGroup, toolGroup } from '../policy/tool-groups.js';
 import { ToolAcl } from '../policy/tools.js';
 import {
   TOOL_PROFILES,
@@ -344,6 +344,7 @@ function relevantDenies(policy: ToolsPolicy): string[] {
     p.startsWith('group:') ? [...(toolGroup(p) ?? [])] : [p],
   );
   return policy.denied.filter((d) => {
+    if (d === PLUGINS_GROUP) return allowedNames.some((n) => !isCoreTool(n));
     if (d.startsWith('group:')) return (toolGroup(d) ?? []).some((m) => acl.decide(m).allow);
     if (d.includes('*'))
       return allowedNames.some((n) => new ToolAcl({ allowed: [d], denied: [] }).decide(n).allow);

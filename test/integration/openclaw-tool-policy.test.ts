@@ -167,6 +167,17 @@ const CASES: readonly Case[] = [
   { name: 'group:plugins allows only non-core tools', tools: { allow: ['group:plugins', 'read'] } },
   { name: 'deny group:plugins', tools: { allow: all, deny: ['group:plugins'] } },
   {
+    name: 'deny group:plugins next to named tools',
+    tools: { allow: ['read', 'sanitized_parse', 'custom_tool'], deny: ['group:plugins'] },
+  },
+  {
+    // OpenClaw matches a glob against the canonical name only (exec), this package against every
+    // name of the tool, so "ba*" (which matches the alias bash) denies exec too.
+    name: 'a deny glob matching an alias denies the tool (stricter)',
+    tools: { allow: ['read', 'web_fetch', 'exec'], deny: ['web_*', 'ba*'] },
+    stricter: ['exec', 'bash'],
+  },
+  {
     name: 'an empty allow list restricts nothing',
     tools: { allow: [] },
     agent: { tools: { allow: ['read', 'exec'] } },

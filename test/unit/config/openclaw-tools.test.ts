@@ -46,6 +46,12 @@ void describe('resolveOpenclawToolPolicy', () => {
     assert.deepEqual(policy, { allowed: [], denied: [] }, 'a root allow outside tools is no policy');
     const r = resolve({ tools: { allow: ['read', 'gateway'] } });
     assert.deepEqual(r.policy, { allowed: ['read', 'gateway'], denied: ['gateway'] });
+    const plugins = resolve({ tools: { allow: ['read', 'sanitized_parse'], deny: ['group:plugins'] } });
+    assert.deepEqual(
+      plugins.policy.denied,
+      ['group:plugins'],
+      'a deny of group:plugins is kept for a host tool',
+    );
   });
 
   void test("reads the agent's model for byProvider, and its sandbox mode", () => {

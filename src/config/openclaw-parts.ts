@@ -8,9 +8,7 @@ import { OPENCLAW_SHAPE } from './openclaw-shape.generated.js';
 import { validateWith } from './issues.js';
 import { badIdMessage, isOpenClawAgentId } from './openclaw-reject.js';
 import { childPointer } from './pointer.js';
-import { ToolPatternSchema } from './schema.js';
 import type { ParseContext } from './seed.js';
-import { toolPatterns, type ToolLayer } from './tool-policy.js';
 import type { IgnoredKey } from './types.js';
 
 const count = (min: number, max: number) => z.number().int().min(min).max(max).optional();
@@ -24,17 +22,12 @@ export const NativeSpawnSchema = z.looseObject({
   maxChildrenPerAgent: count(limits.maxChildrenPerAgent.min, limits.maxChildrenPerAgent.max),
   runTimeoutSeconds: count(0, LIMITS.maxTimeoutSeconds),
 });
-/** OpenClaw `tools` keys read here (others are ignored). */
-export const NativeToolsSchema = z.looseObject({
-  allow: z.array(ToolPatternSchema).optional(),
-  alsoAllow: z.array(ToolPatternSchema).optional(),
-  deny: z.array(ToolPatternSchema).optional(),
-});
 /** Keys of one OpenClaw agent entry read here; our own settings come from the plugin entry. */
 export const NativeAgentSchema = z.looseObject({
   default: z.boolean().optional(),
   description: z.string().max(2000).optional(),
-  tools: NativeToolsSchema.optional(),
+  // Read and checked layer by layer in openclaw-tools.ts (unknown groups are warnings there).
+  tools: z.unknown().optional(),
   subagents: z.looseObject({ allowAgents: z.array(z.string().min(1)).optional() }).optional(),
 });
 
@@ -58,8 +51,6 @@ export const AGENTS_KEYS = ['ownership', 'defaults', 'list', 'entries'];
 export const AGENT_KEYS = ['id', 'default', 'description', 'tools', 'subagents'];
 /** Keys read under `agents.defaults`. */
 export const DEFAULTS_KEYS = ['subagents', 'systemAgent'];
-/** Keys read under `tools`. */
-export const TOOLS_KEYS = ['allow', 'alsoAllow', 'deny'];
 /** Keys read under `agents.defaults.subagents`. */
 export const SPAWN_KEYS = [
   'allowAgents',
@@ -83,10 +74,10 @@ const SPECIAL: Readonly<Record<string, string>> = {
     'OpenClaw\'s own outbound proxy (what OpenClaw itself sends through); never used as subagent-guard\'s upstream, which is plugins.entries["subagent-guard"].config.gateway.upstream; ignored',
   gateway:
     'OpenClaw\'s own gateway server settings; subagent-guard\'s egress gateway is configured at plugins.entries["subagent-guard"].config.gateway; ignored',
-  profile:
-    'tool profiles are not expanded here; list tools in tools.allow (no allow list = no tools); ignored',
-  model: 'model selection is up to the subagent program; ignored',
-  sandbox: "OpenClaw's sandbox settings do not apply; subagent-guard always isolates subagents; ignored",
+  model:
+    'model selection is up to the subagent program; the model only selects the tools.byProvider entry that applies',
+  sandbox:
+    "OpenClaw's sandbox settings do not apply (subagent-guard always isolates subagents); sandbox.mode only decides whether tools.sandbox.tools applies",
 };
 
 /** Records every key of `obj` not in `known` as ignored. */
@@ -102,39 +93,12 @@ export function ignoreRest(
   }
 }
 
-/** Reads `tools` at `path`: validates allow/alsoAllow/deny, reports the rest. */
-export function readToolLayer(
-  raw: unknown,
-  path: string,
-  ctx: ParseContext,
-  ignored: IgnoredKey[],
-): ToolLayer & { set: boolean } {
-  if (raw === undefined) return { set: false };
-  if (!isRecord(raw)) {
-    ctx.issues.add(path, 'expected an object with "allow" and/or "deny" lists');
-    return { set: false };
-  }
-  validateWith(NativeToolsSchema, raw, path, ctx.issues);
-  ignoreRest(raw, path === '/tools' ? [...TOOLS_KEYS, 'subagents'] : TOOLS_KEYS, path, ignored);
-  const allow =
-    raw.allow === undefined ? undefined : toolPatterns(raw.allow, childPointer(path, 'allow'), ctx.issues);
-  const also =
-    raw.alsoAllow === undefined
-      ? undefined
-      : toolPatterns(raw.alsoAllow, childPointer(path, 'alsoAllow'), ctx.issues);
-  const deny = toolPatterns(raw.deny, childPointer(path, 'deny'), ctx.issues);
-  const allowAll =
-    allow === undefined && also === undefined ? undefined : [...(allow ?? []), ...(also ?? [])];
-  return { allow: allowAll, deny, set: true };
-}
-
 /** One agent as written (before defaults are merged), with where it came from. */
 export interface RawAgent {
   readonly name: string;
   readonly path: string;
   readonly raw: Record<string, unknown>;
   readonly parsed: NativeAgent | undefined;
-  readonly layer: ToolLayer & { set: boolean };
 }
 
 /** Collects agents from `agents.entries{}` and the legacy `agents.list[]` (with a notice). */
@@ -170,13 +134,7 @@ export function collectAgents(
     seen.add(name);
     const parsed = validateWith(NativeAgentSchema, raw, path, ctx.issues);
     ignoreRest(raw, AGENT_KEYS, path, ignored);
-    out.push({
-      name,
-      path,
-      raw,
-      parsed,
-      layer: readToolLayer(raw.tools, childPointer(path, 'tools'), ctx, ignored),
-    });
+    out.push({ name, path, raw, parsed });
   };
   if (agents.list !== undefined) {
     if (Array.isArray(agents.list))

@@ -32,7 +32,6 @@ import {
   ignoreRest,
   isRecord,
   pickParent,
-  readToolLayer,
   type NativeSpawn,
 } from './openclaw-parts.js';
 import { PLUGIN_CONFIG_POINTER, checkOpenClawAcceptance } from './openclaw-reject.js';
@@ -40,7 +39,7 @@ import { checkListen } from './patterns.js';
 import { PLUGIN_ID, PluginConfigSchema, type PluginAgent, type PluginConfig } from './plugin-schema.js';
 import { childPointer } from './pointer.js';
 import { toAuditConfig, toGatewayConfig, type ParseContext } from './seed.js';
-import { combineToolLayers, type ToolLayer } from './tool-policy.js';
+import { resolveOpenclawToolPolicy } from './openclaw-tools.js';
 import type { AgentConfig, GuardConfig, IgnoredKey } from './types.js';
 
 /** Reads and validates our plugin entry's config; undefined when absent or invalid. */
@@ -73,13 +72,6 @@ export function parseOpenClawShape(
     issues.add('/$schema', 'expected a string');
   const plugin = readPluginConfig(value, ctx);
   const pluginAgents = plugin?.agents ?? {};
-
-  const globalTools = readToolLayer(value.tools, '/tools', ctx, ignored);
-  let subagentTools: ToolLayer & { set: boolean } = { set: false };
-  if (isRecord(value.tools) && isRecord(value.tools.subagents)) {
-    ignoreRest(value.tools.subagents, ['tools'], '/tools/subagents', ignored);
-    subagentTools = readToolLayer(value.tools.subagents.tools, '/tools/subagents/tools', ctx, ignored);
-  }
 
   const agentsRaw = isRecord(value.agents) ? value.agents : {};
   if (value.agents !== undefined && !isRecord(value.agents)) issues.add('/agents', 'expected an object');
@@ -243,13 +235,12 @@ export function parseOpenClawShape(
       };
       continue;
     }
-    const tools = combineToolLayers([globalTools, subagentTools, a.layer]);
-    for (const u of tools.unrepresentable) {
-      ignored.push({
-        path: childPointer(a.path, 'tools'),
-        message: `allow lists of several levels overlap as ${u}, which no single pattern expresses; those tools are not allowed`,
-      });
-    }
+    // Every tool layer OpenClaw applies to a sub-agent, with OpenClaw's catalog (openclaw-tools.ts).
+    const tools = resolveOpenclawToolPolicy(
+      { root: value, agentDefaults: defaultsRaw, agent: a.raw, agentPath: a.path, isSubagent: true },
+      issues,
+      ignored,
+    );
     agents[a.name] = {
       name: a.name,
       role,

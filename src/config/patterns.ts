@@ -6,7 +6,7 @@
  */
 import { isIPv4 } from 'node:net';
 import { canonicalizeCidr, canonicalizeDomainPattern } from '../policy/domains.js';
-import { TOOL_GROUPS } from '../policy/tool-groups.js';
+import { PLUGINS_GROUP, TOOL_GROUPS } from '../policy/tool-groups.js';
 import { validateToolPattern } from '../policy/tools.js';
 import { RESERVED_AGENT_NAMES } from './defaults.js';
 import { displayValue, redactUrl } from './redact.js';
@@ -43,7 +43,7 @@ export const DOMAIN_PATTERN_RE = new RegExp(
 export const CIDR_RE = /^[0-9A-Fa-f:.]+(?:\/[0-9]{1,3})?$/u;
 /** Tool patterns: a known `group:` name, or a name/pattern of letters, digits, `_ . : - *`. */
 export const TOOL_PATTERN_RE = new RegExp(
-  `^(?:${anyCase('group:')}(?:${Object.keys(TOOL_GROUPS)
+  `^(?:${anyCase('group:')}(?:${[...Object.keys(TOOL_GROUPS), PLUGINS_GROUP]
     .map((g) => anyCase(g.slice('group:'.length)))
     .join('|')})|(?!${anyCase('group:')})[A-Za-z0-9_.:*-]{1,128})$`,
   'u',

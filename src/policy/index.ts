@@ -11,7 +11,15 @@ export { DEFAULT_ALLOWED_PORTS, PortRules, decidePort, isValidPort } from './por
 export type { PortDecisionReason } from './ports.js';
 export { EgressPolicy } from './egress.js';
 export type { AddressesDecision, EgressTarget } from './egress.js';
-export { TOOL_ALIASES, TOOL_GROUPS, toolAlias, toolGroup } from './tool-groups.js';
+export {
+  PLUGINS_GROUP,
+  TOOL_ALIASES,
+  TOOL_GROUPS,
+  isCoreTool,
+  isKnownGroup,
+  toolAlias,
+  toolGroup,
+} from './tool-groups.js';
 export type {
   AddressClass,
   AddressClassification,

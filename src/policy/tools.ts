@@ -5,7 +5,15 @@
  * call cannot slip past a deny rule.
  */
 import { GuardError } from '../errors.js';
-import { TOOL_ALIASES, TOOL_GROUPS, toolAlias, toolGroup } from './tool-groups.js';
+import {
+  PLUGINS_GROUP,
+  TOOL_ALIASES,
+  TOOL_GROUPS,
+  isCoreTool,
+  isKnownGroup,
+  toolAlias,
+  toolGroup,
+} from './tool-groups.js';
 import type { ToolDecision } from './types.js';
 import type { ToolsPolicy } from '../config/types.js';
 
@@ -33,8 +41,8 @@ export function validateToolPattern(p: string): string | null {
   if (lower.startsWith('group:')) {
     if (lower.includes('*'))
       return `${JSON.stringify(p)}: a group name cannot contain "*"; name the group exactly`;
-    if (toolGroup(lower) === undefined) {
-      return `unknown tool group ${JSON.stringify(p)}; known groups: ${Object.keys(TOOL_GROUPS).join(', ')}`;
+    if (!isKnownGroup(lower)) {
+      return `unknown tool group ${JSON.stringify(p)}; known groups: ${[...Object.keys(TOOL_GROUPS), PLUGINS_GROUP].join(', ')}`;
     }
   }
   return null;
@@ -58,6 +66,8 @@ function globToRegExp(pattern: string): RegExp {
 class PatternSet {
   readonly #exact = new Map<string, string>();
   readonly #wild: { re: RegExp; rule: string }[] = [];
+  /** Set when the list holds `group:plugins`: every tool outside OpenClaw's core catalog. */
+  #plugins = false;
 
   constructor(patterns: readonly string[], which: string) {
     for (const raw of patterns) {
@@ -65,7 +75,9 @@ class PatternSet {
       if (problem !== null)
         throw new GuardError('SG_POLICY_INVALID', `tool ACL: ${which} pattern ${problem}`);
       const p = raw.toLowerCase();
-      if (p.startsWith('group:')) {
+      if (p === PLUGINS_GROUP) {
+        this.#plugins = true;
+      } else if (p.startsWith('group:')) {
         for (const member of toolGroup(p) ?? []) this.#addExact(member, p);
       } else if (p.includes('*')) {
         this.#wild.push({ re: globToRegExp(p), rule: p });
@@ -85,6 +97,7 @@ class PatternSet {
       if (rule !== undefined) return rule;
     }
     for (const w of this.#wild) for (const n of names) if (w.re.test(n)) return w.rule;
+    if (this.#plugins && !names.some(isCoreTool)) return PLUGINS_GROUP;
     return null;
   }
 }

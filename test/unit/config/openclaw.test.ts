@@ -40,11 +40,10 @@ void describe('OpenClaw native shape', () => {
     const r = c.agents.researcher;
     assert.equal(r?.role, 'subagent');
     assert.equal(r.entry, join(validDir, '..', 'agents', 'noop.mjs'));
-    // deny from every level wins: top-level tools.deny, tools.subagents.tools.deny, the agent's deny
-    assert.deepEqual(r.tools, {
-      allowed: ['group:web', 'read', 'sanitized_parse'],
-      denied: ['group:automation', 'browser', 'sessions_spawn', 'web_search'],
-    });
+    // Every OpenClaw layer applies: tools.profile "coding", the agent's allow list, and (sandbox.mode
+    // "non-main" sandboxes sub-agent sessions) OpenClaw's sandbox default allow list, which has no
+    // web tools. Only "read" is in all three; sanitized_parse is in no profile.
+    assert.deepEqual(r.tools, { allowed: ['read'], denied: [] });
     assert.deepEqual(r.network.allowedDomains, ['api.search.example', '*.docs.example.org']);
     assert.deepEqual(r.network.blockedPorts, [22, 3389, 5432], 'plugin defaults.network merged in');
     assert.equal(r.constraints.maxMemoryMb, 192);
@@ -52,7 +51,14 @@ void describe('OpenClaw native shape', () => {
     assert.equal(r.constraints.timeoutSeconds, 90);
     const f = c.agents.fetcher;
     assert.equal(f?.constraints.timeoutSeconds, 600);
-    assert.deepEqual(f.tools.allowed, ['web_fetch', 'bash']);
+    // bash is exec; web_fetch is outside the sandbox default allow list
+    assert.deepEqual(f.tools.allowed, ['exec']);
+    assert.ok(
+      c.ignored.some(
+        (i) => i.path === '/agents/entries/fetcher/tools/allow/0' && /tools\.sandbox\.tools/.test(i.message),
+      ),
+      'an allowed tool another layer removes is reported',
+    );
     assert.deepEqual(f.subagents.allowAgents, ['researcher']);
     assert.equal(f.proxy?.url, 'http://egress:native-s3cret-pw@127.0.0.1:3128');
     assert.equal(c.gateway.upstream?.redacted, 'http://egress:***@127.0.0.1:3128');
@@ -79,7 +85,6 @@ void describe('OpenClaw native shape', () => {
       '/gateway',
       '/proxy',
       '/models',
-      '/tools/profile',
       '/tools/web',
       '/agents/defaults/model',
       '/agents/defaults/workspace',
@@ -100,7 +105,7 @@ void describe('OpenClaw native shape', () => {
     const text = formatConfigSummary(c);
     assert.match(text, /openclaw shape/);
     assert.match(text, /agent researcher \(subagent\)/);
-    assert.match(text, /tools denied: group:automation, browser, sessions_spawn, web_search/);
+    assert.match(text, /tools allowed: read\n/);
     assert.match(text, /\/agents\/defaults\/model/);
     assert.ok(!text.includes('native-s3cret-pw'));
     assert.ok(!text.includes('own-proxy-pw'));
@@ -173,12 +178,42 @@ void describe('OpenClaw native shape', () => {
     assert.ok(c.agents.worker);
   });
 
-  void test('no allow list at any level means no tools (unlike OpenClaw, which then allows its profile)', () => {
+  void test('no profile and no allow list at any level means no tools (OpenClaw would offer every tool not denied)', () => {
+    const c = parseConfig({
+      tools: { deny: ['exec'] },
+      agents: { ownership: 'explicit', entries: { main: {}, w: {} } },
+    });
+    assert.deepEqual(c.agents.w?.tools, { allowed: [], denied: [] });
+    assert.ok(c.ignored.some((i) => i.path === '/agents/entries/w/tools' && /allows none/.test(i.message)));
+  });
+
+  void test('tools.profile "full" allows every tool except the built-in sub-agent deny list', () => {
     const c = parseConfig({
       tools: { profile: 'full' },
       agents: { ownership: 'explicit', entries: { main: {}, w: {} } },
     });
-    assert.deepEqual(c.agents.w?.tools, { allowed: [], denied: [] });
+    assert.deepEqual(c.agents.w?.tools.allowed, ['*']);
+    for (const t of ['gateway', 'automations', 'message', 'sessions_send', 'openclaw'])
+      assert.ok(c.agents.w.tools.denied.includes(t), t);
+  });
+
+  void test('an unknown group: name is a warning with a did-you-mean, not a failure', () => {
+    const c = parseConfig({
+      tools: { allow: ['group:web'], deny: ['group:medai'] },
+      agents: { ownership: 'explicit', entries: { main: {}, w: {} } },
+    });
+    assert.deepEqual(c.agents.w?.tools.allowed, ['group:web']);
+    const hit = c.ignored.find((i) => i.path === '/tools/deny/0');
+    assert.match(hit?.message ?? '', /unknown tool group "group:medai".*did you mean "group:media"/);
+  });
+
+  void test('OpenClaw groups such as group:media and group:openclaw are accepted', () => {
+    const c = parseConfig({
+      tools: { allow: ['group:media', 'group:openclaw'], deny: ['group:agents'] },
+      agents: { ownership: 'explicit', entries: { main: {}, w: {} } },
+    });
+    assert.deepEqual(c.agents.w?.tools.allowed, ['group:media', 'group:openclaw']);
+    assert.ok(c.agents.w.tools.denied.includes('group:agents'));
   });
 
   void test("the parent's policy settings are reported as not enforced; a parent named in allowAgents is dropped", () => {
@@ -419,10 +454,19 @@ void describe('OpenClaw native shape', () => {
       message: /rejects the agent id/,
     },
     {
-      name: 'unknown tool group',
-      config: { tools: { deny: ['group:nope'] }, ...E({ main: {} }) },
-      path: '/tools/deny/0',
-      message: /unknown tool group/,
+      name: 'allow and alsoAllow in one scope',
+      config: {
+        tools: { allow: ['read'], alsoAllow: ['exec'] },
+        ...E({ main: {}, w: {} }),
+      },
+      path: '/tools/alsoAllow',
+      message: /allow" and "alsoAllow" in one scope/,
+    },
+    {
+      name: 'unknown tool profile',
+      config: { tools: { profile: 'everything' }, ...E({ main: {}, w: {} }) },
+      path: '/tools/profile',
+      message: /"minimal", "coding", "messaging", "full"/,
     },
     {
       name: 'allowAgents naming an unknown agent',
@@ -491,7 +535,7 @@ void describe('OpenClaw native shape', () => {
     },
     {
       name: 'tools.allow not an array',
-      config: { tools: { allow: 'read' }, ...E({ main: {} }) },
+      config: { tools: { allow: 'read' }, ...E({ main: {}, w: {} }) },
       path: '/tools/allow',
       message: /expected an array/,
     },

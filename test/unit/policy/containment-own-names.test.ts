@@ -56,7 +56,7 @@ void describe('own-property lookups of child-chosen names', () => {
       assert.equal(toolGroup(name.toLowerCase()), undefined, name);
     }
     assert.equal(toolAlias('bash'), 'exec');
-    assert.deepEqual(toolGroup('group:web'), ['web_search', 'web_fetch']);
+    assert.deepEqual(toolGroup('group:web'), ['web_search', 'web_fetch', 'x_search']);
   });
 
   void test('canonicalToolName returns the lower-cased string itself for prototype names', () => {

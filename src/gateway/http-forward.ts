@@ -18,7 +18,8 @@ import {
   type RegistrationPools,
 } from './pool.js';
 import type { Registration } from './registration.js';
-import { closesConnection, sendRefusal } from './status.js';
+import { closesConnection } from './reasons.js';
+import { sendRefusal } from './status.js';
 import { hostHeaderFor } from './target.js';
 import { account } from './tunnel.js';
 
@@ -266,8 +267,9 @@ class Exchange implements PooledHandler {
   onData(chunk: Buffer): boolean {
     if (this.#done) return false;
     // The bytes were counted as they came off the wire (pool.ts); a chunk read after the cap was
-    // crossed is never handed on.
-    if (this.#reg.bytesExhausted) {
+    // crossed is never handed on. Reaching the cap exactly is not crossing it: the last chunk of
+    // a response of exactly the cap is delivered.
+    if (this.#reg.bytesCapCrossed) {
       this.#fail('egress_bytes_exceeded');
       return false;
     }

@@ -210,6 +210,14 @@ export class Registration implements AuditSubject {
     );
   }
 
+  /**
+   * True once a chunk was refused by the egress byte cap. Unlike {@link bytesExhausted} this is
+   * false when the cap was reached exactly: a transfer of exactly the cap is delivered whole.
+   */
+  get bytesCapCrossed(): boolean {
+    return this.#bytesCapHit;
+  }
+
   /** Fires onLimit once per registration (the spawner terminates on the first). */
   limit(kind: 'api_calls' | 'egress_bytes', detail: string): void {
     if (this.#limitFired) return;

@@ -24,7 +24,8 @@ import {
 import type { EgressPolicy } from '../policy/egress.js';
 import type { ToolDecision } from '../policy/types.js';
 import type { BrokerSession, ToolBroker } from '../tools/broker.js';
-import { Meter, violationForEgress } from './meter.js';
+import { violationForEgress } from '../gateway/reasons.js';
+import { Meter } from './meter.js';
 import type { ParentInstance, SpawnReservation } from './quotas.js';
 import { createSandboxDirs, type LaunchSpec, type Sandbox } from './sandbox/index.js';
 import type { IsolationLevel, Outcome, SubagentInfo, TerminationReason } from './types.js';
@@ -264,14 +265,9 @@ export class SubagentRun {
         onViolation: (kind, detail) => {
           this.terminate('protocol_violation', `gateway ${kind}: ${detail}`);
         },
-        countRequest: () => {
-          if (this.#meter.takeApiCall()) return true;
-          this.terminate(
-            'api_calls_exceeded',
-            `egress request over max_api_calls ${constraints.maxApiCalls}`,
-          );
-          return false;
-        },
+        // A request over the budget is refused with 429 api_calls_exceeded, which reaches onDeny
+        // and ends the subagent there, with the request it made in the detail.
+        countRequest: () => this.#meter.takeApiCall(),
       });
       // One private 0700 directory per subagent holds its scratch dir and its gateway socket:
       // the socket is reachable only by path, and teardown is a single recursive removal.

@@ -22,7 +22,8 @@ interface Pending {
 // JSON.stringify returns undefined for some inputs; its typing hides that.
 const stringify: (value: unknown) => string | undefined = JSON.stringify;
 
-function sanitizeFields(fields: Record<string, unknown>): Record<string, unknown> | undefined {
+/** `ctx.log` fields as they go on the wire: within the parent's limits, or a marker instead. */
+export function sanitizeFields(fields: Record<string, unknown>): Record<string, unknown> | undefined {
   let text: string | undefined;
   try {
     text = stringify(fields);

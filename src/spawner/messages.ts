@@ -20,6 +20,8 @@ import {
   LOG_FLOOD_LINES_PER_SECOND,
   LOG_LINES_PER_SECOND,
   MAX_LOG_FIELDS_BYTES,
+  MAX_LOG_LINES_PER_RUN,
+  MAX_LOG_MESSAGE_LENGTH,
   describeThrown,
   type ChildMessage,
   type ParentMessage,
@@ -31,7 +33,6 @@ import type { Outcome, TerminationReason } from './types.js';
 /** Audit event of a child's `ctx.log` (not yet in AuditEvent). */
 export const LOG_EVENT = AuditEvent.SubagentLog;
 /** Log lines per subagent that reach the audit log; the rest are counted, not written. */
-const MAX_LOG_LINES = 1000;
 
 type Final =
   { status: 'completed'; output: unknown } | { status: 'failed'; error: { code: string; message: string } };
@@ -64,7 +65,7 @@ export class ChildMessageHandler {
   readonly #callIds = new Set<number>();
   readonly #now: () => number;
   #started = false;
-  /** Lines accepted by the rate (written while under MAX_LOG_LINES). */
+  /** Lines accepted by the rate (written while under MAX_LOG_LINES_PER_RUN). */
   #logLines = 0;
   /** Lines written to the audit log, and every log frame received (lines and bytes). */
   readonly #logRate: TokenBucket;
@@ -83,7 +84,7 @@ export class ChildMessageHandler {
 
   /** Log lines dropped: over the per-subagent cap, or over the rate. */
   get droppedLogLines(): number {
-    return Math.max(0, this.#logLines - MAX_LOG_LINES) + this.#rateDropped;
+    return Math.max(0, this.#logLines - MAX_LOG_LINES_PER_RUN) + this.#rateDropped;
   }
 
   /**
@@ -259,7 +260,7 @@ export class ChildMessageHandler {
   #log(msg: string, fields: Record<string, unknown> | undefined): void {
     const d = this.#deps;
     this.#logLines += 1;
-    if (this.#logLines > MAX_LOG_LINES) return;
+    if (this.#logLines > MAX_LOG_LINES_PER_RUN) return;
     let safeFields: unknown = fields;
     if (fields !== undefined) {
       const json = JSON.stringify(fields);
@@ -275,12 +276,12 @@ export class ChildMessageHandler {
       {
         event: LOG_EVENT,
         ...d.who,
-        text: d.mask(msg.slice(0, 4096)),
+        text: d.mask(msg.slice(0, MAX_LOG_MESSAGE_LENGTH)),
         ...(safeFields === undefined ? {} : { fields: safeFields }),
       },
       'subagent log',
     );
-    if (this.#logLines === MAX_LOG_LINES) {
+    if (this.#logLines === MAX_LOG_LINES_PER_RUN) {
       d.logger.warn(
         { event: LOG_EVENT, ...d.who, text: 'log line cap reached; further lines are dropped' },
         'subagent log',

@@ -28,6 +28,8 @@ import { violationForEgress } from '../gateway/reasons.js';
 import { Meter } from './meter.js';
 import type { ParentInstance, SpawnReservation } from './quotas.js';
 import { createSandboxDirs, type LaunchSpec, type Sandbox } from './sandbox/index.js';
+import { MAX_PAYLOAD_BYTES } from '../ipc/limits.js';
+import { isViolation } from '../ipc/outcome.js';
 import type { IsolationLevel, Outcome, SubagentInfo, TerminationReason } from './types.js';
 import { ChildMessageHandler } from './messages.js';
 import { classifyExit, watchMemory } from './monitors.js';
@@ -63,8 +65,8 @@ export interface RunParams {
   readonly reservation: SpawnReservation;
 }
 
-/** Largest subagent output accepted, bytes (it must fit one IPC frame with its envelope). */
-export const MAX_OUTPUT_BYTES = 768 * 1024;
+/** Largest subagent output accepted, bytes: the IPC payload cap (one frame with its envelope). */
+export const MAX_OUTPUT_BYTES = MAX_PAYLOAD_BYTES;
 /** How long to wait for the IPC stream to drain after the process exits (a result may still be in flight). */
 const DRAIN_AFTER_EXIT_MS = 1000;
 /** Upper bound on waiting for a SIGKILLed sandbox to be reaped. */
@@ -81,19 +83,6 @@ type Final =
   | { status: 'completed'; output: unknown }
   | { status: 'failed'; error: { code: string; message: string } }
   | { status: 'terminated'; reason: TerminationReason; detail: string };
-
-const VIOLATIONS: ReadonlySet<TerminationReason> = new Set<TerminationReason>([
-  'tool_denied',
-  'egress_denied',
-  'spawn_denied',
-  'memory_exceeded',
-  'timeout',
-  'api_calls_exceeded',
-  'cost_exceeded',
-  'egress_bytes_exceeded',
-  'protocol_violation',
-  'sandbox_violation',
-]);
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
@@ -309,7 +298,7 @@ export class SubagentRun {
     this.#decidedAt = performance.now();
     // Kill before anything else: a refused act must not be followed by another one.
     this.#kill();
-    if (VIOLATIONS.has(reason)) {
+    if (isViolation(reason)) {
       this.#deps.logger.warn(
         { event: AuditEvent.Violation, ...this.#who(), reason, detail },
         `subagent violation: ${reason}`,

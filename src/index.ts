@@ -81,5 +81,9 @@ export {
   SpawnerError,
   IpcProtocolError,
   ToolError,
+  InternalError,
+  isGuardError,
+  toError,
+  errorMessage,
 } from './errors.js';
 export type { ErrorCode, ConfigIssue, SpawnDeniedReason } from './errors.js';

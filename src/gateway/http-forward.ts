@@ -8,6 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import { toError } from '../errors.js';
 import { isRefusal, type Admission, type GatewayCore, type ListenerScope } from './core.js';
 import { forwardRequestHeaders, forwardResponseHeaderBuffers } from './headers.js';
 import {
@@ -144,7 +145,7 @@ export async function handleHttp(
       ex,
     );
   } catch (err) {
-    ex.failed(err instanceof Error ? err : new Error(String(err)));
+    ex.failed(toError(err));
   }
 }
 

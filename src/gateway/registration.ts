@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { EgressPolicy } from '../policy/index.js';
 import { AuditEvent } from '../audit/events.js';
+import { errorMessage } from '../errors.js';
 import { AuditBudget, type AuditSubject } from './audit.js';
 import { TokenBucket } from './limits.js';
 import type { Upstream } from './upstream.js';
@@ -186,7 +187,10 @@ export class Registration implements AuditSubject {
       try {
         fn();
       } catch (err) {
-        this.#log.warn({ event: 'gateway.error', subagentId: this.id, err: String(err) }, 'cleanup failed');
+        this.#log.warn(
+          { event: AuditEvent.GatewayError, subagentId: this.id, err: errorMessage(err) },
+          'cleanup failed',
+        );
       }
     }
     this.#cleanups.clear();
@@ -247,7 +251,7 @@ export class Registration implements AuditSubject {
       return v === true;
     } catch (err) {
       this.#log.warn(
-        { event: 'gateway.error', subagentId: this.id, err: String(err) },
+        { event: AuditEvent.GatewayError, subagentId: this.id, err: errorMessage(err) },
         'countRequest hook threw',
       );
       return false;
@@ -258,7 +262,10 @@ export class Registration implements AuditSubject {
     try {
       fn();
     } catch (err) {
-      this.#log.warn({ event: 'gateway.error', subagentId: this.id, err: String(err) }, `${name} hook threw`);
+      this.#log.warn(
+        { event: AuditEvent.GatewayError, subagentId: this.id, err: errorMessage(err) },
+        `${name} hook threw`,
+      );
     }
   }
 }

@@ -11,6 +11,7 @@ import {
   MAX_VALUE_DEPTH,
 } from '../ipc/limits.js';
 import { jsonShapeProblem } from '../ipc/shape.js';
+import { toError } from '../errors.js';
 import { SubagentCallError, type Outcome, type SubagentContext } from './types.js';
 
 interface Pending {
@@ -132,7 +133,7 @@ export class ParentClient {
           return;
         }
       } catch (err) {
-        reject(err instanceof Error ? err : new Error(String(err)));
+        reject(toError(err));
         return;
       }
       this.#pending.set(callId, { kind, resolve, reject });

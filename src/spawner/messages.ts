@@ -9,7 +9,7 @@
  * host process as an uncaught exception or unhandled rejection.
  */
 import type { Logger } from 'pino';
-import { IpcProtocolError, SpawnDeniedError } from '../errors.js';
+import { IpcProtocolError, SpawnDeniedError, errorMessage } from '../errors.js';
 import { AuditEvent } from '../audit/events.js';
 import { TokenBucket } from '../gateway/limits.js';
 import {
@@ -206,7 +206,7 @@ export class ChildMessageHandler {
         d.terminate('spawn_denied', `nested spawn of '${agent.slice(0, 128)}' refused: ${err.reason}`);
         return;
       }
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorMessage(err);
       d.send({
         type: 'spawn_result',
         callId,

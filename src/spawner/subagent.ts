@@ -25,6 +25,7 @@ import type { EgressPolicy } from '../policy/egress.js';
 import type { ToolDecision } from '../policy/types.js';
 import type { BrokerSession, ToolBroker } from '../tools/broker.js';
 import { violationForEgress } from '../gateway/reasons.js';
+import { InternalError, errorMessage, toError } from '../errors.js';
 import { Meter } from './meter.js';
 import type { ParentInstance, SpawnReservation } from './quotas.js';
 import { createSandboxDirs, type LaunchSpec, type Sandbox } from './sandbox/index.js';
@@ -282,7 +283,7 @@ export class SubagentRun {
         },
       });
     } catch (err) {
-      const e = err instanceof Error ? err : new Error(String(err));
+      const e = toError(err);
       const code =
         'code' in e && typeof e.code === 'string' && e.code.startsWith('SG_') ? e.code : 'SG_SUBAGENT_FAILED';
       this.#finish({
@@ -364,7 +365,7 @@ export class SubagentRun {
 
   #startMessage(sandbox: Sandbox): ParentMessage {
     const cred = this.#credential;
-    if (cred === undefined) throw new Error('internal: no credential at start');
+    if (cred === undefined) throw new InternalError('no credential at start');
     // The socket path as the child sees it (undefined in process mode: the child uses TCP).
     const inside = sandbox.gatewaySocketPath;
     return {
@@ -386,7 +387,7 @@ export class SubagentRun {
 
   #session(): BrokerSession {
     const cred = this.#credential;
-    if (cred === undefined) throw new Error('internal: no credential for the tool session');
+    if (cred === undefined) throw new InternalError('no credential for the tool session');
     return {
       subagentId: this.id,
       agent: this.agent.name,
@@ -503,7 +504,7 @@ export class SubagentRun {
         {
           event: AuditEvent.Exit,
           ...this.#who(),
-          teardownError: err instanceof Error ? err.message : String(err),
+          teardownError: errorMessage(err),
         },
         'subagent teardown incomplete',
       );

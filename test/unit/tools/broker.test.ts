@@ -166,7 +166,7 @@ void describe('ToolBroker', () => {
     assert.ok(!JSON.stringify(seen).includes('secret-password'));
   });
 
-  void test('invalid tool definitions are rejected up front with SG_TOOL_UNKNOWN', () => {
+  void test('invalid tool definitions are rejected up front with SG_TOOL_DEFINITION_INVALID, naming the tool', () => {
     const logger = collectAudit().logger;
     const bad = [
       { description: 'x', inputSchema: { type: 'nonsense' }, handler: () => Promise.resolve(null) },
@@ -176,7 +176,10 @@ void describe('ToolBroker', () => {
     for (const def of bad) {
       assert.throws(
         () => new ToolBroker({ tools: { bad: def as unknown as ToolDefinition }, logger }),
-        (err: unknown) => err instanceof ToolError && err.code === 'SG_TOOL_UNKNOWN',
+        (err: unknown) =>
+          err instanceof ToolError &&
+          err.code === 'SG_TOOL_DEFINITION_INVALID' &&
+          err.message.includes("tool 'bad'"),
       );
     }
   });

@@ -18,6 +18,8 @@ export type {
   Decision,
   EgressDecision,
   EgressDecisionReason,
+  NetworkPolicy,
   ToolDecision,
   ToolDecisionReason,
+  ToolsPolicy,
 } from './types.js';

@@ -6,8 +6,7 @@
  */
 import { GuardError } from '../errors.js';
 import { TOOL_ALIASES, TOOL_GROUPS, toolAlias, toolGroup } from './tool-groups.js';
-import type { ToolDecision } from './types.js';
-import type { ToolsPolicy } from '../config/types.js';
+import type { ToolDecision, ToolsPolicy } from './types.js';
 
 const PATTERN_CHARS = /^[a-z0-9_.:*-]+$/;
 const MAX_PATTERN = 128;

@@ -112,7 +112,7 @@ if (isMain()) {
       process.removeListener('SIGTERM', onSignal);
     },
     (err: unknown) => {
-      process.stderr.write(`subagent-guard: ${String(err)}\n`);
+      process.stderr.write(`subagent-guard: ${errorMessage(err)}\n`);
       process.exitCode = ExitCode.Failed;
     },
   );

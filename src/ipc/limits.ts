@@ -16,6 +16,11 @@ export const MAX_LOG_FIELDS = 32;
 export const MAX_LOG_FIELDS_BYTES = 4096;
 /** Longest error code / `detail` / `reason` / error message carried on the wire. */
 export const MAX_TEXT_LENGTH = 8192;
+/**
+ * Longest error message the parent hands a child (a failed tool call, a nested spawn that could
+ * not start): enough to say what went wrong, short enough that a handler cannot relay bulk data.
+ */
+export const MAX_ERROR_MESSAGE_TO_CHILD = 1000;
 
 /**
  * Deepest nesting of any value a subagent hands over (result output, tool arguments, spawn task,

@@ -19,6 +19,7 @@ import {
   LOG_FLOOD_BYTES_PER_SECOND,
   LOG_FLOOD_LINES_PER_SECOND,
   LOG_LINES_PER_SECOND,
+  MAX_ERROR_MESSAGE_TO_CHILD,
   MAX_LOG_FIELDS_BYTES,
   MAX_LOG_LINES_PER_RUN,
   MAX_LOG_MESSAGE_LENGTH,
@@ -210,7 +211,7 @@ export class ChildMessageHandler {
       d.send({
         type: 'spawn_result',
         callId,
-        error: { code: 'SG_SUBAGENT_FAILED', message: message.slice(0, 1000) },
+        error: { code: 'SG_SUBAGENT_FAILED', message: message.slice(0, MAX_ERROR_MESSAGE_TO_CHILD) },
       });
       return;
     }

@@ -2,6 +2,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import type { Logger } from 'pino';
 import { AuditEvent } from '../audit/events.js';
 import { GuardError, ToolError } from '../errors.js';
+import { MAX_ERROR_MESSAGE_TO_CHILD } from '../ipc/limits.js';
 import { toolAlias } from '../policy/tool-groups.js';
 import type { ToolDecision } from '../policy/types.js';
 import { ByteBudget, BytePace } from './budget.js';
@@ -92,9 +93,13 @@ export function canonicalToolName(name: string): string {
 }
 
 function wireError(err: unknown, tool: string): { code: string; message: string } {
-  if (err instanceof GuardError) return { code: err.code, message: err.message.slice(0, 1000) };
+  if (err instanceof GuardError)
+    return { code: err.code, message: err.message.slice(0, MAX_ERROR_MESSAGE_TO_CHILD) };
   const message = err instanceof Error ? err.message : 'the tool failed';
-  return { code: 'SG_TOOL_FAILED', message: `tool '${tool}' failed: ${message.slice(0, 1000)}` };
+  return {
+    code: 'SG_TOOL_FAILED',
+    message: `tool '${tool}' failed: ${message.slice(0, MAX_ERROR_MESSAGE_TO_CHILD)}`,
+  };
 }
 
 /**

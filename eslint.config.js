@@ -51,6 +51,24 @@ export default tseslint.config(
     },
   },
   {
+    // The policy engine is pure and owns its input types: config builds on policy, never the reverse.
+    files: ['src/policy/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/config', '**/config/*', '**/config/**'],
+              message:
+                'policy must not import config (config -> policy is one-way); put the type in policy/types.ts.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     languageOptions: {
       globals: {

@@ -34,21 +34,63 @@ export const ErrorCodes = {
   SG_TOOL_FAILED: 'A tool handler threw or rejected.',
   SG_TOOL_REDIRECT_DENIED:
     "web_fetch did not follow a redirect because the agent's egress policy refuses its target.",
-  SG_TOOL_UNKNOWN: 'A tool definition is missing or invalid.',
+  SG_TOOL_UNKNOWN:
+    'Reserved: versions up to 0.1 used it for invalid tool definitions, which are now SG_TOOL_DEFINITION_INVALID.',
+  SG_TOOL_DEFINITION_INVALID:
+    'A tool definition passed to createOrchestrator or the broker is malformed (description, inputSchema, handler, costUsd).',
   SG_SUBAGENT_FAILED: 'The subagent program threw, crashed or exited without a result.',
   SG_SUBAGENT_OUTPUT: 'The subagent returned a value that is not JSON-serialisable or is too large.',
   SG_USAGE: 'The command line was used incorrectly.',
   SG_AUDIT_SINK:
     'The audit sink failed (disk full, closed pipe); decisions that cannot be recorded are refused.',
   SG_POLICY_INVALID: 'A policy engine object was built from invalid or non-canonical rules.',
-  SG_INTERNAL: 'An internal invariant was broken (a bug in subagent-guard); the message names it.',
+  SG_INTERNAL: 'An internal invariant of subagent-guard did not hold (a bug: please report it).',
 } as const;
 
 /** A stable error code. */
 export type ErrorCode = keyof typeof ErrorCodes;
 
+/**
+ * Brands that survive two copies of this package in one process (two versions in node_modules, a
+ * bundled and an installed copy): `instanceof` compares prototypes, which differ between copies,
+ * so each class also answers for any object carrying its `Symbol.for` brand (the pattern of
+ * undici's lib/core/errors.js). Keys are global; the classes they name are this package's own.
+ */
+const BRANDS = new Map<abstract new (...args: never[]) => unknown, symbol>();
+
+function brandKey(name: string): symbol {
+  return Symbol.for(`subagent-guard.${name}`);
+}
+
+function hasBrand(value: unknown, key: symbol): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  try {
+    return (value as Record<symbol, unknown>)[key] === true;
+  } catch {
+    // A hostile getter or proxy: not one of ours.
+    return false;
+  }
+}
+
+/** Gives a class its brand: its instances (and its subclasses') carry it, `instanceof` reads it. */
+function brand(cls: abstract new (...args: never[]) => unknown, name: string): void {
+  const key = brandKey(name);
+  BRANDS.set(cls, key);
+  Object.defineProperty(cls.prototype, key, { value: true, enumerable: false, writable: false });
+}
+
 /** Base class of every error thrown by subagent-guard. */
 export class GuardError extends Error {
+  /**
+   * True for an instance of this class from any copy of subagent-guard. A subclass that has no
+   * brand of its own (a user's) answers by prototype only, never by its parent's brand.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    const key = BRANDS.get(this);
+    return key !== undefined && hasBrand(value, key);
+  }
+
   /** Stable machine-readable code, `SG_*`. */
   readonly code: ErrorCode;
   /** Log-safe structured details (never contains secrets). */
@@ -145,9 +187,61 @@ export class IpcProtocolError extends GuardError {
 /** Errors raised by the tool broker (bad arguments, failing handler, bad definition). */
 export class ToolError extends GuardError {}
 
+/**
+ * An invariant of subagent-guard itself did not hold: a bug, never the caller's input. Carries
+ * `SG_INTERNAL` so that it is still one of the documented codes.
+ */
+export class InternalError extends GuardError {
+  constructor(message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super('SG_INTERNAL', `internal: ${message}`, options);
+  }
+}
+
 /** Wrong command-line usage. */
 export class UsageError extends GuardError {
   constructor(message: string) {
     super('SG_USAGE', message);
+  }
+}
+
+brand(GuardError, 'GuardError');
+brand(ConfigError, 'ConfigError');
+brand(ConfigReadError, 'ConfigReadError');
+brand(SpawnDeniedError, 'SpawnDeniedError');
+brand(GatewayError, 'GatewayError');
+brand(SpawnerError, 'SpawnerError');
+brand(IpcProtocolError, 'IpcProtocolError');
+brand(ToolError, 'ToolError');
+brand(UsageError, 'UsageError');
+brand(InternalError, 'InternalError');
+
+/**
+ * True for an error of subagent-guard from any copy of the package (see {@link GuardError}): the
+ * check to use where two versions may meet, e.g. a library that catches what a plugin threw.
+ */
+export function isGuardError(value: unknown): value is GuardError {
+  return hasBrand(value, brandKey('GuardError'));
+}
+
+/**
+ * The thrown value as an Error: itself when it is one, otherwise an Error whose message is its
+ * string form (for a value whose `toString` throws, its type) and whose `cause` is the value.
+ */
+export function toError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  return new Error(describe(value), { cause: value });
+}
+
+/** The message of a thrown value, whatever was thrown (never throws itself). */
+export function errorMessage(value: unknown): string {
+  if (value instanceof Error) return value.message;
+  return describe(value);
+}
+
+function describe(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return `non-error thrown (${typeof value})`;
   }
 }

@@ -46,9 +46,10 @@ export type {
 } from './spawner/index.js';
 
 // Egress gateway
-export { createEgressGateway, validateProxy } from './gateway/index.js';
+export { createEgressGateway, validateProxy, REFUSALS, violationForEgress } from './gateway/index.js';
 export type {
   EgressDecision,
+  EgressViolation,
   EgressEvent,
   EgressGateway,
   EgressGatewayOptions,
@@ -58,6 +59,8 @@ export type {
   NetworkSection,
   ProxyCheck,
   ProxyCredential,
+  RefusalFacts,
+  RefusalReason,
   RegisterOptions,
   Resolver,
 } from './gateway/index.js';
@@ -81,5 +84,9 @@ export {
   SpawnerError,
   IpcProtocolError,
   ToolError,
+  InternalError,
+  isGuardError,
+  toError,
+  errorMessage,
 } from './errors.js';
 export type { ErrorCode, ConfigIssue, SpawnDeniedReason } from './errors.js';

@@ -29,6 +29,12 @@ export const AuditEvent = {
   GatewayClose: 'gateway.close',
   GatewayRegister: 'gateway.register',
   GatewayRevoke: 'gateway.revoke',
+  /**
+   * The gateway caught a failure of its own or of a caller's hook (a request handler that threw,
+   * an onDeny/onEvent/onLimit/countRequest hook that threw, a revoke cleanup that failed); the
+   * request is answered or the subagent refused, and the gateway keeps running.
+   */
+  GatewayError: 'gateway.error',
   /** A subagent misused the gateway itself (standalone gateways; a spawner records subagent.violation). */
   GatewayViolation: 'gateway.violation',
   /** One egress decision (auth failure, deny, or allow). */

@@ -5,7 +5,7 @@
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { GuardError } from '../errors.js';
+import { GuardError, errorMessage } from '../errors.js';
 import { ExitCode, type CliIo, type Command } from './io.js';
 
 const USAGE = `Usage: subagent-guard <command> [options]
@@ -67,9 +67,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
     const detail =
       io.env['SUBAGENT_GUARD_DEBUG'] === '1' && err instanceof Error ? `\n${err.stack ?? ''}` : '';
-    io.stderr.write(
-      `subagent-guard ${name}: internal error: ${err instanceof Error ? err.message : String(err)}${detail}\n`,
-    );
+    io.stderr.write(`subagent-guard ${name}: internal error: ${errorMessage(err)}${detail}\n`);
     return ExitCode.Failed;
   }
 }
@@ -114,7 +112,7 @@ if (isMain()) {
       process.removeListener('SIGTERM', onSignal);
     },
     (err: unknown) => {
-      process.stderr.write(`subagent-guard: ${String(err)}\n`);
+      process.stderr.write(`subagent-guard: ${errorMessage(err)}\n`);
       process.exitCode = ExitCode.Failed;
     },
   );

@@ -5,7 +5,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import JSON5 from 'json5';
-import { ConfigReadError } from '../errors.js';
+import { ConfigReadError, errorMessage } from '../errors.js';
 import { parseConfig } from './parse.js';
 import type { GuardConfig } from './types.js';
 
@@ -72,7 +72,7 @@ export async function readConfigFile(path: string): Promise<ConfigDocument> {
       typeof err === 'object' && err !== null && 'lineNumber' in err ? Number(err.lineNumber) : NaN;
     const col =
       typeof err === 'object' && err !== null && 'columnNumber' in err ? Number(err.columnNumber) : NaN;
-    const raw = err instanceof Error ? err.message : String(err);
+    const raw = errorMessage(err);
     const reason = raw.replace(/^JSON5: /, '').replace(/ at \d+:\d+$/, '');
     const where = Number.isFinite(line) && Number.isFinite(col) ? `${source}:${line}:${col}` : source;
     throw new ConfigReadError(`${where}: not valid JSON or JSON5: ${reason}`, {

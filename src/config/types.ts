@@ -3,14 +3,10 @@
  * Frozen, camelCase, every default filled in, every name canonical. Both input shapes (the
  * security-proxy shape and OpenClaw's native shape) normalise into this one model.
  */
+import type { NetworkPolicy, ToolsPolicy } from '../policy/types.js';
 
-/** Tool policy as written (patterns lower-cased; groups and wildcards are expanded by the policy engine). */
-export interface ToolsPolicy {
-  /** Allow patterns: tool names, `group:*` names, `*` wildcards. Empty = no tools. */
-  readonly allowed: readonly string[];
-  /** Deny patterns; deny wins over allow. */
-  readonly denied: readonly string[];
-}
+// The policy engine owns its input types; the configuration model is built from them.
+export type { NetworkPolicy, ToolsPolicy } from '../policy/types.js';
 
 /** Hard quotas of one subagent. */
 export interface Constraints {
@@ -24,24 +20,6 @@ export interface Constraints {
   readonly timeoutSeconds: number;
   /** State is always discarded; kept for the seed's shape and reported. @default true */
   readonly noMemoryPersistence: boolean;
-}
-
-/** Network policy of one subagent; the same section `EgressGateway.register()` accepts. */
-export interface NetworkPolicy {
-  /** The subagent may only open outbound connections (it can never listen). Always true. */
-  readonly egressOnly: boolean;
-  /** Canonical (punycode, lower-case, no trailing dot) exact names and `*.suffix` rules. Empty = no network. */
-  readonly allowedDomains: readonly string[];
-  /** Ports always refused. @default [] */
-  readonly blockedPorts: readonly number[];
-  /** Ports allowed. @default [80, 443] */
-  readonly allowedPorts: readonly number[];
-  /** Canonical CIDRs that unlock otherwise-prohibited (private) addresses; never metadata. @default [] */
-  readonly allowedCidrs: readonly string[];
-  /** Log every allowed request too (denials and connection summaries are always logged). @default true */
-  readonly logAllTraffic: boolean;
-  /** Bytes in + out over all egress, per subagent. @default 10485760 */
-  readonly maxEgressBytes: number;
 }
 
 /** Spawn quotas of an agent acting as a parent. */

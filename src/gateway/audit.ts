@@ -5,7 +5,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
-import { AuditEvent } from '../audit/events.js';
+import { AuditEvent, type AuditEventName } from '../audit/events.js';
+import { toError } from '../errors.js';
 import { TokenBucket } from './limits.js';
 import type { GatewayReason } from './types.js';
 
@@ -122,7 +123,7 @@ export class GatewayAudit {
   #failed: Error | undefined;
   readonly #onSinkError = (err: unknown): void => {
     if (this.#failed !== undefined) return;
-    this.#failed = err instanceof Error ? err : new Error(String(err));
+    this.#failed = toError(err);
     process.stderr.write(
       `subagent-guard: audit sink failed (${this.#failed.message}); the egress gateway now refuses every request\n`,
     );
@@ -265,7 +266,12 @@ export class GatewayAudit {
     );
   }
 
-  event(name: string, fields: Record<string, unknown>, msg: string, level: 'info' | 'warn' = 'info'): void {
+  event(
+    name: AuditEventName,
+    fields: Record<string, unknown>,
+    msg: string,
+    level: 'info' | 'warn' = 'info',
+  ): void {
     this.#log[level]({ event: name, ...fields }, msg);
   }
 }

@@ -13,7 +13,7 @@ import { requestHeaderCounts } from './headers.js';
 import type { Slots } from './limits.js';
 import { MAX_AUTH_FAILURES, type Registration } from './registration.js';
 import { resolveOnce } from './resolve.js';
-import { answerFor, isClientAttributable } from './status.js';
+import { answerFor, isClientAttributable } from './reasons.js';
 import { hostHeaderMatches, parseAbsoluteTarget, parseConnectTarget, type Target } from './target.js';
 import type { GatewayReason, Resolver } from './types.js';
 

@@ -8,6 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import { toError } from '../errors.js';
 import { isRefusal, type Admission, type GatewayCore, type ListenerScope } from './core.js';
 import { forwardRequestHeaders, forwardResponseHeaderBuffers } from './headers.js';
 import {
@@ -18,7 +19,8 @@ import {
   type RegistrationPools,
 } from './pool.js';
 import type { Registration } from './registration.js';
-import { closesConnection, sendRefusal } from './status.js';
+import { closesConnection } from './reasons.js';
+import { sendRefusal } from './status.js';
 import { hostHeaderFor } from './target.js';
 import { account } from './tunnel.js';
 
@@ -143,7 +145,7 @@ export async function handleHttp(
       ex,
     );
   } catch (err) {
-    ex.failed(err instanceof Error ? err : new Error(String(err)));
+    ex.failed(toError(err));
   }
 }
 
@@ -266,8 +268,9 @@ class Exchange implements PooledHandler {
   onData(chunk: Buffer): boolean {
     if (this.#done) return false;
     // The bytes were counted as they came off the wire (pool.ts); a chunk read after the cap was
-    // crossed is never handed on.
-    if (this.#reg.bytesExhausted) {
+    // crossed is never handed on. Reaching the cap exactly is not crossing it: the last chunk of
+    // a response of exactly the cap is delivered.
+    if (this.#reg.bytesCapCrossed) {
       this.#fail('egress_bytes_exceeded');
       return false;
     }

@@ -5,6 +5,13 @@
 export { createEgressGateway } from './gateway.js';
 export { systemResolver } from './resolve.js';
 export { PROXY_NAME } from './status.js';
+export {
+  REFUSALS,
+  violationForEgress,
+  type EgressViolation,
+  type RefusalFacts,
+  type RefusalReason,
+} from './reasons.js';
 export { validateProxy, type ProxyCheck } from './validate.js';
 export type {
   EgressDecision,

@@ -9,6 +9,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { AuditEvent } from '../audit/events.js';
+import { errorMessage } from '../errors.js';
 import { handleConnect } from './connect.js';
 import type { AdmitRequest, GatewayCore, ListenerScope } from './core.js';
 import { handleHttp } from './http-forward.js';
@@ -54,12 +56,7 @@ export function createListener(
   server.timeout = settings.idleTimeoutMs;
 
   const internal = (err: unknown, answer: () => void): void => {
-    core.audit.event(
-      'gateway.error',
-      { err: err instanceof Error ? err.message : String(err) },
-      'handler failed',
-      'warn',
-    );
+    core.audit.event(AuditEvent.GatewayError, { err: errorMessage(err) }, 'handler failed', 'warn');
     try {
       answer();
     } catch {

@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { EgressPolicy } from '../policy/index.js';
 import { AuditEvent } from '../audit/events.js';
+import { errorMessage } from '../errors.js';
 import { AuditBudget, type AuditSubject } from './audit.js';
 import { TokenBucket } from './limits.js';
 import type { Upstream } from './upstream.js';
@@ -186,7 +187,10 @@ export class Registration implements AuditSubject {
       try {
         fn();
       } catch (err) {
-        this.#log.warn({ event: 'gateway.error', subagentId: this.id, err: String(err) }, 'cleanup failed');
+        this.#log.warn(
+          { event: AuditEvent.GatewayError, subagentId: this.id, err: errorMessage(err) },
+          'cleanup failed',
+        );
       }
     }
     this.#cleanups.clear();
@@ -208,6 +212,14 @@ export class Registration implements AuditSubject {
       this.maxEgressBytes !== undefined &&
       (this.#bytesCapHit || this.usage.bytesIn + this.usage.bytesOut >= this.maxEgressBytes)
     );
+  }
+
+  /**
+   * True once a chunk was refused by the egress byte cap. Unlike {@link bytesExhausted} this is
+   * false when the cap was reached exactly: a transfer of exactly the cap is delivered whole.
+   */
+  get bytesCapCrossed(): boolean {
+    return this.#bytesCapHit;
   }
 
   /** Fires onLimit once per registration (the spawner terminates on the first). */
@@ -239,7 +251,7 @@ export class Registration implements AuditSubject {
       return v === true;
     } catch (err) {
       this.#log.warn(
-        { event: 'gateway.error', subagentId: this.id, err: String(err) },
+        { event: AuditEvent.GatewayError, subagentId: this.id, err: errorMessage(err) },
         'countRequest hook threw',
       );
       return false;
@@ -250,7 +262,10 @@ export class Registration implements AuditSubject {
     try {
       fn();
     } catch (err) {
-      this.#log.warn({ event: 'gateway.error', subagentId: this.id, err: String(err) }, `${name} hook threw`);
+      this.#log.warn(
+        { event: AuditEvent.GatewayError, subagentId: this.id, err: errorMessage(err) },
+        `${name} hook threw`,
+      );
     }
   }
 }

@@ -170,7 +170,12 @@ export interface RegisterOptions {
    * `max_egress_bytes`; `maxApiCalls` is off unless given.
    */
   limits?: { maxApiCalls?: number; maxEgressBytes?: number };
-  /** Called (synchronously, before the answer is sent) for every client-attributable refusal. */
+  /**
+   * Called (synchronously, before the answer is sent) for every refusal the subagent caused: the
+   * policy denials (400, 403, 421) and the budget refusals (429 `api_calls_exceeded`,
+   * `egress_bytes_exceeded`). `violationForEgress(d.reason)` says what to end it with; the table
+   * is `REFUSALS` in gateway/reasons.ts (docs/gateway.md).
+   */
   onDeny?: (d: EgressDecision) => void;
   /** Called for every allowed request and for every close, for usage accounting. */
   onEvent?: (e: EgressEvent) => void;

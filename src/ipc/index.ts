@@ -22,3 +22,4 @@ export {
 } from './channel.js';
 export { createChildChannel, createParentChannel } from './endpoints.js';
 export * from './messages.js';
+export * from './outcome.js';

@@ -16,6 +16,11 @@ export const MAX_LOG_FIELDS = 32;
 export const MAX_LOG_FIELDS_BYTES = 4096;
 /** Longest error code / `detail` / `reason` / error message carried on the wire. */
 export const MAX_TEXT_LENGTH = 8192;
+/**
+ * Longest error message the parent hands a child (a failed tool call, a nested spawn that could
+ * not start): enough to say what went wrong, short enough that a handler cannot relay bulk data.
+ */
+export const MAX_ERROR_MESSAGE_TO_CHILD = 1000;
 
 /**
  * Deepest nesting of any value a subagent hands over (result output, tool arguments, spawn task,
@@ -36,6 +41,12 @@ export const MAX_OBJECT_KEYS = 10_000;
 /** Largest frame body of any kind, bytes (1 MiB). */
 export const MAX_FRAME_BYTES = 1024 * 1024;
 /**
+ * Largest serialised value carried back to a subagent or out of one in a single frame: a
+ * subagent's output (`result`) and a tool's result (`tool_result`). Leaves a quarter of
+ * {@link MAX_FRAME_BYTES} for the envelope and JSON escaping. @default 786432 (768 KiB)
+ */
+export const MAX_PAYLOAD_BYTES = 768 * 1024;
+/**
  * Largest frame body of the child -> parent message types that carry no bulk data (`ready`,
  * `log`, `sandbox_violation`), bytes. A `log` line is at most 4,096 characters (6 bytes each when
  * JSON-escaped) plus {@link MAX_LOG_FIELDS_BYTES} of fields, so 64 KiB is ample; only the types in
@@ -52,6 +63,12 @@ export const LARGE_CHILD_FRAME_TYPES: readonly string[] = Object.freeze(['result
  * with `protocol_violation`.
  */
 export const MAX_BUFFERED_SEND_BYTES = 4 * 1024 * 1024;
+
+/**
+ * `log` lines written to the audit log over one subagent's life; later lines are dropped and
+ * counted, so one run cannot fill the audit sink however slowly it logs.
+ */
+export const MAX_LOG_LINES_PER_RUN = 1000;
 
 /** Sustained `log` lines per second a subagent may send; lines over the rate are dropped and counted. */
 export const LOG_LINES_PER_SECOND = 100;

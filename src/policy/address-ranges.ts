@@ -4,6 +4,7 @@
  * Registries), RFC 6052/8215 (NAT64), RFC 3056 (6to4), RFC 4380 (Teredo), RFC 9637 (3fff::/20),
  * and the cloud providers' documented metadata endpoints.
  */
+import { InternalError } from '../errors.js';
 import type { AddressClass } from './types.js';
 import { parseIpv4Strict } from './ip.js';
 
@@ -28,7 +29,7 @@ function v4(cidr: string, cls: AddressClass): V4Range {
   const prefix = Number(len);
   const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
   const net = parseIpv4Strict(addr);
-  if (net < 0 || (net & mask) >>> 0 !== net) throw new Error(`bad built-in range ${cidr}`);
+  if (net < 0 || (net & mask) >>> 0 !== net) throw new InternalError(`bad built-in range ${cidr}`);
   return Object.freeze({ net, mask, cls, name: cidr });
 }
 

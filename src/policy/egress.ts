@@ -9,8 +9,7 @@ import { canonicalizeDomainPattern } from './domains.js';
 import type { ParsedHost } from './domains.js';
 import { HostAcl } from './hosts.js';
 import { PortRules } from './ports.js';
-import type { AddressClassification, EgressDecision } from './types.js';
-import type { NetworkPolicy } from '../config/types.js';
+import type { AddressClassification, EgressDecision, NetworkPolicy } from './types.js';
 
 export type { EgressDecision } from './types.js';
 

@@ -26,6 +26,8 @@ export type {
   Decision,
   EgressDecision,
   EgressDecisionReason,
+  NetworkPolicy,
   ToolDecision,
   ToolDecisionReason,
+  ToolsPolicy,
 } from './types.js';

@@ -14,8 +14,7 @@ import {
   toolAlias,
   toolGroup,
 } from './tool-groups.js';
-import type { ToolDecision } from './types.js';
-import type { ToolsPolicy } from '../config/types.js';
+import type { ToolDecision, ToolsPolicy } from './types.js';
 
 const PATTERN_CHARS = /^[a-z0-9_.:*-]+$/;
 const MAX_PATTERN = 128;

@@ -3,6 +3,37 @@
  * carries an enumerated `reason` and the `rule` that produced it (for the audit log).
  */
 
+/*
+ * The policy engine's inputs. The configuration model (config/types.ts) is built from these, so
+ * the dependency runs one way: config -> policy, never policy -> config.
+ */
+
+/** Tool policy as written (patterns lower-cased; groups and wildcards are expanded by the policy engine). */
+export interface ToolsPolicy {
+  /** Allow patterns: tool names, `group:*` names, `*` wildcards. Empty = no tools. */
+  readonly allowed: readonly string[];
+  /** Deny patterns; deny wins over allow. */
+  readonly denied: readonly string[];
+}
+
+/** Network policy of one subagent; the same section `EgressGateway.register()` accepts. */
+export interface NetworkPolicy {
+  /** The subagent may only open outbound connections (it can never listen). Always true. */
+  readonly egressOnly: boolean;
+  /** Canonical (punycode, lower-case, no trailing dot) exact names and `*.suffix` rules. Empty = no network. */
+  readonly allowedDomains: readonly string[];
+  /** Ports always refused. @default [] */
+  readonly blockedPorts: readonly number[];
+  /** Ports allowed. @default [80, 443] */
+  readonly allowedPorts: readonly number[];
+  /** Canonical CIDRs that unlock otherwise-prohibited (private) addresses; never metadata. @default [] */
+  readonly allowedCidrs: readonly string[];
+  /** Log every allowed request too (denials and connection summaries are always logged). @default true */
+  readonly logAllTraffic: boolean;
+  /** Bytes in + out over all egress, per subagent. @default 10485760 */
+  readonly maxEgressBytes: number;
+}
+
 export interface Decision<R extends string = string> {
   readonly allow: boolean;
   readonly reason: R;

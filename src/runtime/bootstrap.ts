@@ -13,6 +13,7 @@ import { encodeFrame } from '../ipc/framing.js';
 import { MAX_OBJECT_KEYS, MAX_TEXT_LENGTH, MAX_VALUE_DEPTH } from '../ipc/limits.js';
 import { jsonShapeProblem } from '../ipc/shape.js';
 import type { ChildMessage, ParentMessage, StartMessage } from '../ipc/messages.js';
+import { toError } from '../errors.js';
 import { ParentClient } from './client.js';
 import { setupEgress } from './egress.js';
 import { parentMessageValidator } from './parent-messages.js';
@@ -48,7 +49,8 @@ function accessDenied(err: unknown): string | null {
 }
 
 function describe(err: unknown): string {
-  const text = err instanceof Error ? `${err.name}: ${err.message}` : `non-error thrown: ${String(err)}`;
+  const e = toError(err);
+  const text = e === err ? `${e.name}: ${e.message}` : `non-error thrown: ${e.message}`;
   return text.slice(0, 2000);
 }
 

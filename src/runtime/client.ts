@@ -11,6 +11,7 @@ import {
   MAX_VALUE_DEPTH,
 } from '../ipc/limits.js';
 import { jsonShapeProblem } from '../ipc/shape.js';
+import { toError } from '../errors.js';
 import { SubagentCallError, type Outcome, type SubagentContext } from './types.js';
 
 interface Pending {
@@ -22,7 +23,8 @@ interface Pending {
 // JSON.stringify returns undefined for some inputs; its typing hides that.
 const stringify: (value: unknown) => string | undefined = JSON.stringify;
 
-function sanitizeFields(fields: Record<string, unknown>): Record<string, unknown> | undefined {
+/** `ctx.log` fields as they go on the wire: within the parent's limits, or a marker instead. */
+export function sanitizeFields(fields: Record<string, unknown>): Record<string, unknown> | undefined {
   let text: string | undefined;
   try {
     text = stringify(fields);
@@ -131,7 +133,7 @@ export class ParentClient {
           return;
         }
       } catch (err) {
-        reject(err instanceof Error ? err : new Error(String(err)));
+        reject(toError(err));
         return;
       }
       this.#pending.set(callId, { kind, resolve, reject });

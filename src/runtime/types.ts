@@ -1,9 +1,9 @@
 /**
  * Types of the child-side API: what a subagent function receives.
  */
-import type { Outcome } from '../spawner/types.js';
+import type { Outcome } from '../ipc/outcome.js';
 
-export type { Outcome } from '../spawner/types.js';
+export type { Outcome } from '../ipc/outcome.js';
 
 /** Tools brokered by the parent: allowlisted, argument-validated, metered. */
 export interface SubagentTools {

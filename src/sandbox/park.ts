@@ -12,6 +12,7 @@ import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { Duplex, type Readable, type Writable } from 'node:stream';
 import { nanoid } from 'nanoid';
+import { InternalError } from '../errors.js';
 import { MemoryCgroup, type CgroupBase } from './cgroup.js';
 import { childEnv, parkShim } from './command.js';
 import { hostCapabilities } from './detect.js';
@@ -230,7 +231,7 @@ export class LaunchPark {
     let child: ChildProcess;
     try {
       const [file, ...args] = parkShim(sh, cgroup.procsFile);
-      if (file === undefined) throw new Error('empty shim');
+      if (file === undefined) throw new InternalError('the park shim command is empty');
       // The same start as an unparked launch: own session and process group, fd 3 the IPC socket;
       // the generic environment (the claim line sets HOME/TMPDIR; nothing secret ever goes here).
       child = spawn(file, args, {

@@ -9,7 +9,7 @@
  * host process as an uncaught exception or unhandled rejection.
  */
 import type { Logger } from 'pino';
-import { IpcProtocolError, SpawnDeniedError } from '../errors.js';
+import { IpcProtocolError, SpawnDeniedError, errorMessage } from '../errors.js';
 import { AuditEvent } from '../audit/events.js';
 import { TokenBucket } from '../gateway/limits.js';
 import {
@@ -19,7 +19,10 @@ import {
   LOG_FLOOD_BYTES_PER_SECOND,
   LOG_FLOOD_LINES_PER_SECOND,
   LOG_LINES_PER_SECOND,
+  MAX_ERROR_MESSAGE_TO_CHILD,
   MAX_LOG_FIELDS_BYTES,
+  MAX_LOG_LINES_PER_RUN,
+  MAX_LOG_MESSAGE_LENGTH,
   describeThrown,
   type ChildMessage,
   type ParentMessage,
@@ -31,7 +34,6 @@ import type { Outcome, TerminationReason } from './types.js';
 /** Audit event of a child's `ctx.log` lines. */
 export const LOG_EVENT = AuditEvent.SubagentLog;
 /** Log lines per subagent that reach the audit log; the rest are counted, not written. */
-const MAX_LOG_LINES = 1000;
 
 type Final =
   { status: 'completed'; output: unknown } | { status: 'failed'; error: { code: string; message: string } };
@@ -64,7 +66,7 @@ export class ChildMessageHandler {
   readonly #callIds = new Set<number>();
   readonly #now: () => number;
   #started = false;
-  /** Lines accepted by the rate (written while under MAX_LOG_LINES). */
+  /** Lines accepted by the rate (written while under MAX_LOG_LINES_PER_RUN). */
   #logLines = 0;
   /** Lines written to the audit log, and every log frame received (lines and bytes). */
   readonly #logRate: TokenBucket;
@@ -83,7 +85,7 @@ export class ChildMessageHandler {
 
   /** Log lines dropped: over the per-subagent cap, or over the rate. */
   get droppedLogLines(): number {
-    return Math.max(0, this.#logLines - MAX_LOG_LINES) + this.#rateDropped;
+    return Math.max(0, this.#logLines - MAX_LOG_LINES_PER_RUN) + this.#rateDropped;
   }
 
   /**
@@ -205,11 +207,11 @@ export class ChildMessageHandler {
         d.terminate('spawn_denied', `nested spawn of '${agent.slice(0, 128)}' refused: ${err.reason}`);
         return;
       }
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorMessage(err);
       d.send({
         type: 'spawn_result',
         callId,
-        error: { code: 'SG_SUBAGENT_FAILED', message: message.slice(0, 1000) },
+        error: { code: 'SG_SUBAGENT_FAILED', message: message.slice(0, MAX_ERROR_MESSAGE_TO_CHILD) },
       });
       return;
     }
@@ -259,7 +261,7 @@ export class ChildMessageHandler {
   #log(msg: string, fields: Record<string, unknown> | undefined): void {
     const d = this.#deps;
     this.#logLines += 1;
-    if (this.#logLines > MAX_LOG_LINES) return;
+    if (this.#logLines > MAX_LOG_LINES_PER_RUN) return;
     let safeFields: unknown = fields;
     if (fields !== undefined) {
       const json = JSON.stringify(fields);
@@ -275,12 +277,12 @@ export class ChildMessageHandler {
       {
         event: LOG_EVENT,
         ...d.who,
-        text: d.mask(msg.slice(0, 4096)),
+        text: d.mask(msg.slice(0, MAX_LOG_MESSAGE_LENGTH)),
         ...(safeFields === undefined ? {} : { fields: safeFields }),
       },
       'subagent log',
     );
-    if (this.#logLines === MAX_LOG_LINES) {
+    if (this.#logLines === MAX_LOG_LINES_PER_RUN) {
       d.logger.warn(
         { event: LOG_EVENT, ...d.who, text: 'log line cap reached; further lines are dropped' },
         'subagent log',

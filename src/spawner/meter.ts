@@ -2,9 +2,8 @@
  * Per-subagent metering in the parent. The child never reports its own usage: every figure here is
  * counted where the parent itself performs or relays the work (broker, gateway hooks, /proc).
  */
-import type { GatewayReason } from '../gateway/types.js';
 import type { Constraints } from '../config/types.js';
-import type { TerminationReason, Usage } from './types.js';
+import type { Usage } from './types.js';
 
 const MICRO = 1_000_000;
 
@@ -62,46 +61,5 @@ export class Meter {
       egressBytesOut: egress.bytesOut,
       egressBytesIn: egress.bytesIn,
     };
-  }
-}
-
-/**
- * Which gateway refusals are the subagent's violation. Policy denials and limit crossings are;
- * failures that are not its doing (DNS, unreachable target, the gateway's own rate limit or tunnel
- * cap) are refused with an error status but do not terminate it. `connection_limit` does, but
- * through `onViolation`, which carries the count.
- */
-export function violationForEgress(reason: GatewayReason): TerminationReason | null {
-  switch (reason) {
-    case 'scheme_not_allowed':
-    case 'port_blocked':
-    case 'port_not_allowed':
-    case 'host_invalid':
-    case 'host_not_allowed':
-    case 'address_prohibited':
-    case 'metadata_prohibited':
-    case 'no_network':
-    case 'bad_request':
-    case 'host_mismatch':
-      return 'egress_denied';
-    case 'api_calls_exceeded':
-      return 'api_calls_exceeded';
-    case 'egress_bytes_exceeded':
-      return 'egress_bytes_exceeded';
-    case 'allowed':
-    case 'auth_required':
-    case 'auth_invalid':
-    case 'dns_error':
-    case 'dns_timeout':
-    case 'connect_refused':
-    case 'connect_failed':
-    case 'connect_timeout':
-    case 'upstream_refused':
-    case 'upstream_error':
-    case 'rate_limited':
-    case 'tunnel_limit':
-    case 'connection_limit':
-    case 'internal_error':
-      return null;
   }
 }

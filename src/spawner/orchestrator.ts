@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { AuditEvent } from '../audit/events.js';
 import { createAuditLogger } from '../audit/logger.js';
 import type { AgentConfig, GuardConfig } from '../config/types.js';
-import { SpawnDeniedError, SpawnerError } from '../errors.js';
+import { InternalError, SpawnDeniedError, SpawnerError, errorMessage, toError } from '../errors.js';
 import { createEgressGateway } from '../gateway/index.js';
 import type { EgressGateway } from '../gateway/types.js';
 import type { Launcher } from '../sandbox/launcher.js';
@@ -42,7 +42,7 @@ export { chooseIsolation } from '../sandbox/isolation.js';
  * const outcome = await orchestrator.run({ parent: 'main_orchestrator', agent: 'security_proxy_untrusted', task: { q: 1 } });
  * await orchestrator.close();
  * ```
- * @throws SpawnerError SG_ORCHESTRATOR_INVALID_OPTIONS / SG_ISOLATION_UNAVAILABLE, ToolError SG_TOOL_UNKNOWN
+ * @throws SpawnerError SG_ORCHESTRATOR_INVALID_OPTIONS / SG_ISOLATION_UNAVAILABLE, ToolError SG_TOOL_DEFINITION_INVALID
  */
 export function createOrchestrator(opts: OrchestratorOptions): Promise<Orchestrator> {
   return openOrchestrator(opts, (o) =>
@@ -68,7 +68,7 @@ export async function openOrchestrator(
   const level = launcher.isolation;
   const owned = opts.logger === undefined ? createAuditLogger(opts.config.audit) : undefined;
   const logger = opts.logger ?? owned?.logger;
-  if (logger === undefined) throw new Error('internal: no logger');
+  if (logger === undefined) throw new InternalError('no logger');
   try {
     // Built before the gateway: an invalid tool definition must not leave a listening socket behind.
     const broker = new ToolBroker({ tools: opts.tools, logger });
@@ -220,7 +220,7 @@ class LocalOrchestrator implements Orchestrator {
     try {
       return this.spawn(req).result;
     } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      return Promise.reject(toError(err));
     }
   }
 
@@ -317,7 +317,7 @@ class LocalOrchestrator implements Orchestrator {
     try {
       const found = ownAgent(this.#config, agentName);
       if (found === undefined)
-        throw new Error(`internal: agent '${agentName}' passed the quota check but is undefined`);
+        throw new InternalError(`agent '${agentName}' passed the quota check but is undefined`);
       agent = found;
       entry = this.#policies.resolveEntry(agent, entryOverride);
       checkTask(task);
@@ -361,7 +361,7 @@ class LocalOrchestrator implements Orchestrator {
     queue
       .add(() => run.execute())
       .catch((err: unknown) => {
-        run.terminate('shutdown', `internal error: ${err instanceof Error ? err.message : String(err)}`);
+        run.terminate('shutdown', `internal error: ${errorMessage(err)}`);
       });
     return run;
   }

@@ -12,7 +12,7 @@
  */
 import PQueue from 'p-queue';
 import type { AgentConfig, GuardConfig, SpawnPolicy } from '../config/types.js';
-import { SpawnDeniedError } from '../errors.js';
+import { InternalError, SpawnDeniedError } from '../errors.js';
 
 const RATE_WINDOW_MS = 60_000;
 
@@ -111,7 +111,7 @@ export class SpawnQuotas {
   /** The spawning instance of a running subagent (one per subagent id, dropped with it). */
   nested(subagentId: string, agentName: string, depth: number, parent: ParentInstance): ParentInstance {
     const agent = ownAgent(this.#config, agentName);
-    if (agent === undefined) throw new Error(`internal: agent '${clip(agentName)}' vanished from the config`);
+    if (agent === undefined) throw new InternalError(`agent '${clip(agentName)}' vanished from the config`);
     return new ParentInstance(`subagent:${subagentId}`, agentName, agent.subagents, depth, parent.chain);
   }
 

@@ -3,6 +3,7 @@
  */
 import type { Logger } from 'pino';
 import { AuditEvent } from '../audit/events.js';
+import { errorMessage } from '../errors.js';
 import type { Sandbox } from '../sandbox/launcher.js';
 import type { Meter } from './meter.js';
 import type { Outcome, TerminationReason, Usage } from './types.js';
@@ -12,20 +13,6 @@ export type Final =
   | { status: 'completed'; output: unknown }
   | { status: 'failed'; error: { code: string; message: string } }
   | { status: 'terminated'; reason: TerminationReason; detail: string };
-
-/** Reasons that are policy violations (audited as `subagent.violation`), not caller decisions. */
-export const VIOLATIONS: ReadonlySet<TerminationReason> = new Set<TerminationReason>([
-  'tool_denied',
-  'egress_denied',
-  'spawn_denied',
-  'memory_exceeded',
-  'timeout',
-  'api_calls_exceeded',
-  'cost_exceeded',
-  'egress_bytes_exceeded',
-  'protocol_violation',
-  'sandbox_violation',
-]);
 
 /** How long to wait for the IPC stream to drain after the process exits (a result may still be in flight). */
 export const DRAIN_AFTER_EXIT_MS = 1000;
@@ -74,7 +61,7 @@ export function reportExit(r: ExitReport): Outcome {
       {
         event: AuditEvent.Exit,
         ...r.who,
-        teardownError: err instanceof Error ? err.message : String(err),
+        teardownError: errorMessage(err),
       },
       'subagent teardown incomplete',
     );

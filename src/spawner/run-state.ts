@@ -17,7 +17,7 @@
  * - `ending`: killed and revoked exactly once on entry; teardown (reap, remove, audit) runs.
  * - `done`: the outcome is resolved.
  */
-import { SpawnerError } from '../errors.js';
+import { InternalError } from '../errors.js';
 
 /** The states of a run. */
 export const RunState = {
@@ -60,15 +60,13 @@ export class RunStateMachine {
 
   /**
    * Moves to `next`.
-   * @throws SpawnerError SG_INTERNAL for a transition the table does not allow.
+   * @throws InternalError SG_INTERNAL for a transition the table does not allow.
    */
   to(next: RunState): void {
     if (!RUN_TRANSITIONS[this.#state].includes(next)) {
-      throw new SpawnerError(
-        'SG_INTERNAL',
-        `subagent ${this.#id}: run state ${this.#state} cannot become ${next}`,
-        { details: { subagentId: this.#id, from: this.#state, to: next } },
-      );
+      throw new InternalError(`subagent ${this.#id}: run state ${this.#state} cannot become ${next}`, {
+        details: { subagentId: this.#id, from: this.#state, to: next },
+      });
     }
     this.#state = next;
   }

@@ -9,11 +9,13 @@ import type { EgressPolicy } from '../policy/egress.js';
 import type { ToolDecision } from '../policy/types.js';
 import type { Sandbox } from '../sandbox/launcher.js';
 import type { BrokerSession } from '../tools/broker.js';
-import { violationForEgress, type Meter } from './meter.js';
+import { violationForEgress } from '../gateway/reasons.js';
+import { MAX_PAYLOAD_BYTES } from '../ipc/limits.js';
+import type { Meter } from './meter.js';
 import type { TerminationReason } from './types.js';
 
-/** Largest subagent output accepted, bytes (it must fit one IPC frame with its envelope). */
-export const MAX_OUTPUT_BYTES = 768 * 1024;
+/** Largest subagent output accepted, bytes: the IPC payload cap (one frame with its envelope). */
+export const MAX_OUTPUT_BYTES = MAX_PAYLOAD_BYTES;
 
 /** Who a run is, as it appears in every audit record about it. */
 export interface RunIdentity {
@@ -24,7 +26,8 @@ export interface RunIdentity {
 
 /**
  * Mints the run's egress credential. Every refusal the gateway reports that is the subagent's
- * doing ends it; each request is counted against `max_api_calls` before it is dialled.
+ * doing ends it (a request over `max_api_calls` is refused with 429 and reported there); each
+ * request is counted against `max_api_calls` before it is dialled.
  */
 export function registerEgress(
   gateway: EgressGateway,
@@ -33,7 +36,7 @@ export function registerEgress(
   meter: Meter,
   terminate: (reason: TerminationReason, detail: string) => void,
 ): ProxyCredential {
-  const { constraints, network } = who.agent;
+  const { network } = who.agent;
   return gateway.register({
     id: who.id,
     network,
@@ -54,11 +57,9 @@ export function registerEgress(
     onViolation: (kind, detail) => {
       terminate('protocol_violation', `gateway ${kind}: ${detail}`);
     },
-    countRequest: () => {
-      if (meter.takeApiCall()) return true;
-      terminate('api_calls_exceeded', `egress request over max_api_calls ${constraints.maxApiCalls}`);
-      return false;
-    },
+    // A request over the budget is refused with 429 api_calls_exceeded, which reaches onDeny
+    // and ends the subagent there, with the request it made in the detail.
+    countRequest: () => meter.takeApiCall(),
   });
 }
 

@@ -14,7 +14,7 @@
 import type { Logger } from 'pino';
 import { AuditEvent } from '../audit/events.js';
 import type { AgentConfig, UpstreamProxy } from '../config/types.js';
-import { SpawnerError } from '../errors.js';
+import { InternalError, toError } from '../errors.js';
 import type { EgressGateway, ProxyCredential } from '../gateway/types.js';
 import type { EgressPolicy } from '../policy/egress.js';
 import type { ToolDecision } from '../policy/types.js';
@@ -24,7 +24,8 @@ import { Meter } from './meter.js';
 import { HeldOutput, OUTPUT_AUDIT_BYTES } from './output.js';
 import type { ParentInstance, SpawnReservation } from './quotas.js';
 import { wallClock, watchChild, type WatchedChild } from './run-child.js';
-import { VIOLATIONS, reapSandbox, reportExit, type Final } from './run-exit.js';
+import { isViolation } from '../ipc/outcome.js';
+import { reapSandbox, reportExit, type Final } from './run-exit.js';
 import { RunStateMachine } from './run-state.js';
 import {
   brokerSession,
@@ -204,7 +205,7 @@ export class SubagentRun {
       if (this.ending) return;
       this.#sandbox = await this.#prepared.launch();
     } catch (err) {
-      const e = err instanceof Error ? err : new Error(String(err));
+      const e = toError(err);
       const code =
         'code' in e && typeof e.code === 'string' && e.code.startsWith('SG_') ? e.code : 'SG_SUBAGENT_FAILED';
       this.#finish({
@@ -235,7 +236,7 @@ export class SubagentRun {
     this.#decidedAt = performance.now();
     // Kill before anything else: a refused act must not be followed by another one.
     this.#decide();
-    if (VIOLATIONS.has(reason)) {
+    if (isViolation(reason)) {
       this.#deps.logger.warn(
         { event: AuditEvent.Violation, ...this.#who(), reason, detail },
         `subagent violation: ${reason}`,
@@ -287,7 +288,7 @@ export class SubagentRun {
   #watchDeps(sandbox: Sandbox): Parameters<typeof watchChild>[1] {
     const cred = this.#credential;
     if (cred === undefined) {
-      throw new SpawnerError('SG_INTERNAL', `subagent ${this.id} is running without a credential`);
+      throw new InternalError(`subagent ${this.id} is running without a credential`);
     }
     const who = this.#identity();
     return {

@@ -15,69 +15,10 @@ import type { IsolationLevel, IsolationRequest } from '../sandbox/types.js';
 /** Isolation levels, strongest first. `namespace` = `unshare -Urn` (a network namespace only). */
 export type { IsolationLevel, IsolationRequest } from '../sandbox/types.js';
 
-/** Why a subagent was terminated. */
-export type TerminationReason =
-  | 'tool_denied'
-  | 'egress_denied'
-  | 'spawn_denied'
-  | 'memory_exceeded'
-  | 'timeout'
-  | 'api_calls_exceeded'
-  | 'cost_exceeded'
-  | 'egress_bytes_exceeded'
-  | 'protocol_violation'
-  | 'sandbox_violation'
-  | 'cancelled'
-  | 'shutdown';
+import type { Outcome } from '../ipc/outcome.js';
 
-/** Every termination reason, for validation and documentation. */
-export const TERMINATION_REASONS: readonly TerminationReason[] = Object.freeze([
-  'tool_denied',
-  'egress_denied',
-  'spawn_denied',
-  'memory_exceeded',
-  'timeout',
-  'api_calls_exceeded',
-  'cost_exceeded',
-  'egress_bytes_exceeded',
-  'protocol_violation',
-  'sandbox_violation',
-  'cancelled',
-  'shutdown',
-]);
-
-/** Resources a subagent used, measured by the parent (never reported by the child). */
-export interface Usage {
-  /** From start of the run (not of the queue wait) to exit. */
-  readonly wallMs: number;
-  /** Tool calls the subagent made (allowed or not). */
-  readonly toolCalls: number;
-  /** Units of `max_api_calls` consumed: tool calls + egress requests. */
-  readonly apiCalls: number;
-  /** Metered cost of tool calls, USD. */
-  readonly costUsd: number;
-  /** Highest resident memory of the sandbox seen, MiB. */
-  readonly peakRssMb: number;
-  readonly egressRequests: number;
-  readonly egressBytesOut: number;
-  readonly egressBytesIn: number;
-}
-
-/** Fields every outcome carries. */
-export interface OutcomeCommon {
-  readonly id: string;
-  readonly agent: string;
-  readonly parent: string;
-  readonly usage: Usage;
-}
-
-/** How a subagent ended. */
-export type Outcome = OutcomeCommon &
-  (
-    | { readonly status: 'completed'; readonly output: unknown }
-    | { readonly status: 'failed'; readonly error: { readonly code: string; readonly message: string } }
-    | { readonly status: 'terminated'; readonly reason: TerminationReason; readonly detail: string }
-  );
+export { TERMINATION_REASONS, VIOLATION_REASONS, isViolation } from '../ipc/outcome.js';
+export type { Outcome, OutcomeCommon, TerminationReason, Usage, ViolationReason } from '../ipc/outcome.js';
 
 /** A spawn request. `parent` is the spawning agent's name (a `role: 'parent'` agent for user code). */
 export interface SpawnRequest {

@@ -2,6 +2,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import type { Logger } from 'pino';
 import { AuditEvent } from '../audit/events.js';
 import { GuardError, ToolError } from '../errors.js';
+import { MAX_ERROR_MESSAGE_TO_CHILD } from '../ipc/limits.js';
 import { toolAlias } from '../policy/tool-groups.js';
 import type { ToolDecision } from '../policy/types.js';
 import { ByteBudget, BytePace } from './budget.js';
@@ -68,7 +69,7 @@ const MAX_LOGGED_NAME = 128;
 
 function checkDefinition(name: string, def: unknown): asserts def is ToolDefinition {
   const bad = (what: string): never => {
-    throw new ToolError('SG_TOOL_UNKNOWN', `tool '${name}': ${what}`, { details: { tool: name } });
+    throw new ToolError('SG_TOOL_DEFINITION_INVALID', `tool '${name}': ${what}`, { details: { tool: name } });
   };
   if (typeof def !== 'object' || def === null) bad('the definition must be an object');
   const d = def as Record<string, unknown>;
@@ -91,10 +92,14 @@ export function canonicalToolName(name: string): string {
   return toolAlias(lower) ?? lower;
 }
 
-function toError(err: unknown, tool: string): { code: string; message: string } {
-  if (err instanceof GuardError) return { code: err.code, message: err.message.slice(0, 1000) };
+function wireError(err: unknown, tool: string): { code: string; message: string } {
+  if (err instanceof GuardError)
+    return { code: err.code, message: err.message.slice(0, MAX_ERROR_MESSAGE_TO_CHILD) };
   const message = err instanceof Error ? err.message : 'the tool failed';
-  return { code: 'SG_TOOL_FAILED', message: `tool '${tool}' failed: ${message.slice(0, 1000)}` };
+  return {
+    code: 'SG_TOOL_FAILED',
+    message: `tool '${tool}' failed: ${message.slice(0, MAX_ERROR_MESSAGE_TO_CHILD)}`,
+  };
 }
 
 /**
@@ -122,10 +127,14 @@ export class ToolBroker {
       try {
         return ajv.compile(schema);
       } catch (err) {
-        throw new ToolError('SG_TOOL_UNKNOWN', `tool '${name}': inputSchema is not a valid JSON Schema`, {
-          cause: err,
-          details: { tool: name },
-        });
+        throw new ToolError(
+          'SG_TOOL_DEFINITION_INVALID',
+          `tool '${name}': inputSchema is not a valid JSON Schema`,
+          {
+            cause: err,
+            details: { tool: name },
+          },
+        );
       }
     };
     for (const [name, def] of Object.entries(BUILTIN_TOOLS)) {
@@ -290,7 +299,7 @@ export class ToolBroker {
         tool.builtin && err instanceof GuardError && err.code === 'SG_TOOL_REDIRECT_DENIED'
           ? err.details
           : undefined;
-      return { outcome: { kind: 'error', error: toError(err, tool.name) }, denied };
+      return { outcome: { kind: 'error', error: wireError(err, tool.name) }, denied };
     }
     return { outcome: this.#capped(tool, value) };
   }

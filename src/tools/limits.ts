@@ -3,11 +3,13 @@
  * never exceed what the broker will carry back to the subagent.
  */
 
+import { MAX_PAYLOAD_BYTES } from '../ipc/limits.js';
+
 /**
- * Largest serialised tool result the broker returns (it travels in one IPC frame of at most 1 MiB,
+ * Largest serialised tool result the broker returns: the IPC payload cap (it travels in one frame
  * with its envelope). @default 786432 (768 KiB)
  */
-export const MAX_TOOL_RESULT_BYTES = 768 * 1024;
+export const MAX_TOOL_RESULT_BYTES = MAX_PAYLOAD_BYTES;
 
 /**
  * Response-body bytes the parent holds at once for ONE subagent's concurrent `web_fetch` calls.

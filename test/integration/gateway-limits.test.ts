@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { createEgressGateway, type ProxyCredential } from '../../src/gateway/index.js';
+import { createEgressGateway, type EgressDecision, type ProxyCredential } from '../../src/gateway/index.js';
 import { GatewayError } from '../../src/errors.js';
 import { basic, openTunnel, rawExchange } from '../helpers/gateway.js';
 import { startBench, type Bench } from '../helpers/gateway-fixture.js';
@@ -149,6 +149,61 @@ void describe('egress gateway limits', () => {
     assert.equal(again.status, 429);
     assert.match(again.headers['proxy-status'] ?? '', /egress_bytes_exceeded/);
     b.gw.revoke('bytes');
+  });
+
+  void test('reports the 429 api_calls_exceeded refusals to onDeny (limits.maxApiCalls and countRequest)', async () => {
+    const denied: { id: string | null; reason: string; status: number }[] = [];
+    const onDeny = (d: EgressDecision): void => {
+      denied.push({ id: d.id, reason: d.reason, status: d.status });
+    };
+    const capped = b.gw.register({ id: 'deny-calls', network: net(b), limits: { maxApiCalls: 1 }, onDeny });
+    const budget = b.gw.register({ id: 'deny-budget', network: net(b), countRequest: () => false, onDeny });
+    try {
+      assert.equal((await get(b, authOf(capped))).status, 200);
+      assert.deepEqual(denied, [], 'an allowed request is not reported');
+      assert.equal((await get(b, authOf(capped))).status, 429);
+      assert.equal((await get(b, authOf(budget))).status, 429);
+      assert.deepEqual(denied, [
+        { id: 'deny-calls', reason: 'api_calls_exceeded', status: 429 },
+        { id: 'deny-budget', reason: 'api_calls_exceeded', status: 429 },
+      ]);
+    } finally {
+      b.gw.revoke('deny-calls');
+      b.gw.revoke('deny-budget');
+    }
+  });
+
+  void test('delivers a response that reaches the egress byte cap exactly, then refuses with 429 to onDeny', async () => {
+    // The wire size of one exchange, measured without a cap that matters.
+    const probe = b.gw.register({ id: 'bytes-probe', network: net(b) });
+    const first = await get(b, authOf(probe), '/bytes?n=20000');
+    assert.equal(first.status, 200);
+    const u = b.gw.usage('bytes-probe');
+    const exact = u.bytesIn + u.bytesOut;
+    b.gw.revoke('bytes-probe');
+
+    const kinds: string[] = [];
+    const denied: string[] = [];
+    const c = b.gw.register({
+      id: 'bytes-exact',
+      network: net(b, { max_egress_bytes: exact }),
+      onLimit: (kind) => kinds.push(kind),
+      onDeny: (d) => denied.push(`${d.status} ${d.reason}`),
+    });
+    try {
+      const r = await get(b, authOf(c), '/bytes?n=20000');
+      assert.equal(r.status, 200);
+      assert.equal(Buffer.byteLength(r.body, 'latin1'), 20000, 'the exact-cap body arrived whole');
+      const used = b.gw.usage('bytes-exact');
+      assert.equal(used.bytesIn + used.bytesOut, exact);
+      assert.deepEqual(kinds, [], 'reaching the cap is not crossing it');
+      const again = await get(b, authOf(c));
+      assert.equal(again.status, 429);
+      assert.match(again.headers['proxy-status'] ?? '', /egress_bytes_exceeded/);
+      assert.deepEqual(denied, ['429 egress_bytes_exceeded']);
+    } finally {
+      b.gw.revoke('bytes-exact');
+    }
   });
 
   void test('with log_all_traffic false logs denials and close summaries but not allowed decisions', async () => {

@@ -238,6 +238,26 @@ const CASES: Case[] = [
     },
   },
   {
+    name: 'an egress request beyond max_api_calls → api_calls_exceeded, through the gateway’s 429 and onDeny',
+    agent: 'tools',
+    task: {
+      calls: [
+        ...Array.from({ length: 4 }, () => ({ name: 'sanitized_parse', args: { text: '1' } })),
+        // The fifth unit is this tool call; the request it makes is the sixth.
+        { name: 'web_fetch', args: { url: `http://${ALLOWED}:PORT/small` } },
+      ],
+    },
+    expect: { status: 'terminated', reason: 'api_calls_exceeded' },
+    check: (o) => {
+      assert.equal(
+        o.status === 'terminated' && /refused \(api_calls_exceeded, HTTP 429\)/.test(o.detail),
+        true,
+      );
+      assert.equal(o.usage.apiCalls, 5);
+      assert.equal(o.usage.egressRequests, 0);
+    },
+  },
+  {
     name: 'the paid call that would exceed max_cost_usd → cost_exceeded',
     agent: 'loop',
     task: { times: 4, name: 'paid', args: {} },

@@ -6,7 +6,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/index.js';
-import { UsageError } from '../../errors.js';
+import { UsageError, errorMessage } from '../../errors.js';
 import { createOrchestrator } from '../../spawner/orchestrator.js';
 import type { IsolationRequest, Outcome } from '../../spawner/types.js';
 import { ExitCode, type Command } from '../io.js';
@@ -101,7 +101,7 @@ function parse(argv: readonly string[]): {
       },
     }));
   } catch (err) {
-    throw new UsageError(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+    throw new UsageError(`${errorMessage(err)}\n${USAGE}`);
   }
   const missing = (['config', 'parent', 'agent', 'task'] as const).filter((k) => values[k] === undefined);
   if (missing.length > 0)

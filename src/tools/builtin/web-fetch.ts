@@ -1,5 +1,5 @@
 import { ProxyAgent, request } from 'undici';
-import { ToolError } from '../../errors.js';
+import { ToolError, errorMessage, toError } from '../../errors.js';
 import { parseAuthority } from '../../policy/domains.js';
 import { MAX_TOOL_RESULT_BYTES } from '../limits.js';
 import type { BuiltinToolContext, BuiltinToolDefinition } from '../types.js';
@@ -263,7 +263,7 @@ async function webFetch(args: FetchArgs, ctx: BuiltinToolContext): Promise<Fetch
       throw new ToolError('SG_TOOL_FAILED', `web_fetch: no complete answer within ${args.timeoutMs} ms`);
     }
     if (err instanceof ToolError) throw err;
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     throw new ToolError('SG_TOOL_FAILED', `web_fetch: ${scrub(scrub(message, password), token)}`);
   } finally {
     clearTimeout(timer);
@@ -299,7 +299,7 @@ export const webFetchTool: BuiltinToolDefinition = {
     try {
       parsed = readArgs(args);
     } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      return Promise.reject(toError(err));
     }
     return webFetch(parsed, ctx);
   },

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { CredentialStore } from '../../../src/gateway/auth.js';
 import { forwardRequestHeaders, forwardResponseHeaders } from '../../../src/gateway/headers.js';
 import { TokenBucket } from '../../../src/gateway/limits.js';
-import { answerFor } from '../../../src/gateway/status.js';
+import { answerFor } from '../../../src/gateway/reasons.js';
 
 const basic = (u: string, p: string): string => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
 

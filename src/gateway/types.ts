@@ -167,9 +167,11 @@ export interface RegisterOptions {
   parent?: string;
   /**
    * Limits the gateway enforces itself. `maxEgressBytes` defaults to the network section's
-   * `max_egress_bytes`; `maxApiCalls` is off unless given.
+   * `max_egress_bytes` (`null` = no byte cap); `maxApiCalls` is off unless given. Without
+   * `windowMs` both count over the registration's lifetime (one subagent run); with it they reset
+   * every `windowMs` milliseconds (a long-running standalone gateway such as `gateway serve`).
    */
-  limits?: { maxApiCalls?: number; maxEgressBytes?: number };
+  limits?: { maxApiCalls?: number; maxEgressBytes?: number | null; windowMs?: number };
   /**
    * Called (synchronously, before the answer is sent) for every refusal the subagent caused: the
    * policy denials (400, 403, 421) and the budget refusals (429 `api_calls_exceeded`,

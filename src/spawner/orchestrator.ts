@@ -10,6 +10,7 @@ import { createAuditLogger } from '../audit/logger.js';
 import type { AgentConfig, GuardConfig } from '../config/types.js';
 import { InternalError, SpawnDeniedError, SpawnerError, errorMessage, toError } from '../errors.js';
 import { createEgressGateway } from '../gateway/index.js';
+import { gatewayOptionsFromConfig } from '../gateway/from-config.js';
 import type { EgressGateway } from '../gateway/types.js';
 import type { Launcher } from '../sandbox/launcher.js';
 import { createLocalLauncher } from '../sandbox/local-launcher.js';
@@ -72,23 +73,12 @@ export async function openOrchestrator(
   try {
     // Built before the gateway: an invalid tool definition must not leave a listening socket behind.
     const broker = new ToolBroker({ tools: opts.tools, logger });
-    const g = opts.config.gateway;
-    const gateway = await createEgressGateway({
-      host: g.listen.host,
-      port: g.listen.port,
-      logger,
-      connectTimeoutMs: g.connectTimeoutMs,
-      dnsTimeoutMs: g.dnsTimeoutMs,
-      idleTimeoutMs: g.idleTimeoutMs,
-      maxTunnels: g.maxTunnels,
-      maxTunnelsPerSubagent: g.maxTunnelsPerSubagent,
-      maxRequestsPerSecond: g.maxRequestsPerSecond,
-      maxConnectionsPerSubagent: g.maxConnectionsPerSubagent,
-      maxConnections: g.maxConnections,
-      maxAuditRecordsPerSubagent: g.maxAuditRecordsPerSubagent,
-      exchangeTimeoutMs: g.exchangeTimeoutMs,
-      ...(opts.resolver === undefined ? {} : { resolver: opts.resolver }),
-    });
+    const gateway = await createEgressGateway(
+      gatewayOptionsFromConfig(opts.config, {
+        logger,
+        ...(opts.resolver === undefined ? {} : { resolver: opts.resolver }),
+      }),
+    );
     const report = launcher.report;
     // A weaker level (process: no network or PID namespace) is said at warn level.
     logger[report.weaker === undefined ? 'info' : 'warn'](

@@ -75,6 +75,14 @@ void test(
         `row for ${attack}: ${row ?? 'missing'}`,
       );
     }
+    // Each egress attack is refused for the reason its name states, not for its port (issue 11).
+    for (const [attack, why] of [
+      ['blocked_domain', 'host_not_allowed'],
+      ['metadata_ip', 'metadata_prohibited'],
+    ]) {
+      const row = rows.find((r) => r.includes(` ${attack} `)) ?? '';
+      assert.match(row, new RegExp(` egress_denied +${why} `), `row for ${attack}: ${row}`);
+    }
     assert.match(stdout, /all 9 outcomes as expected/);
     const audit = /audit log: (.+)$/m.exec(stdout)?.[1];
     assert.ok(audit !== undefined && existsSync(audit), 'the audit log path is printed and exists');

@@ -13,6 +13,7 @@ import {
 } from '../../config/index.js';
 import type { ConfigDocument } from '../../config/index.js';
 import { ConfigError, ConfigReadError } from '../../errors.js';
+import { formatServeEnforcement, serveEnforcement } from '../../gateway/from-config.js';
 import { configReadGrants } from '../../sandbox/paths.js';
 import { ExitCode, type CliIo, type Command } from '../io.js';
 
@@ -94,6 +95,7 @@ export const check: Command = async (argv, io) => {
       writeJson(io, {
         valid: refused.length === 0,
         ...configToJson(config, reads),
+        serve: serveEnforcement(config),
         issues: refused.map(([name, r]) => ({
           path: `/agents/${name}/entry`,
           message: 'error' in r ? `${r.code}: ${r.error}` : '',
@@ -101,6 +103,7 @@ export const check: Command = async (argv, io) => {
       });
     } else {
       io.stdout.write(formatConfigSummary(config, reads));
+      io.stdout.write(`\n${formatServeEnforcement(serveEnforcement(config))}`);
       const n = Object.keys(config.agents).length;
       if (refused.length === 0) {
         io.stdout.write(`\nOK: ${doc.source} is valid (${n} agent${n === 1 ? '' : 's'})\n`);

@@ -10,23 +10,32 @@ import { resolve } from 'node:path';
 import { createAuditLogger } from '../../audit/logger.js';
 import { loadConfig } from '../../config/index.js';
 import type { AgentConfig } from '../../config/types.js';
-import { UsageError } from '../../errors.js';
+import { GatewayError, UsageError } from '../../errors.js';
+import { gatewayOptionsFromConfig, serveLimits } from '../../gateway/from-config.js';
 import { createEgressGateway, validateProxy } from '../../gateway/index.js';
 import { redactProxyUrl } from '../../gateway/upstream.js';
 import { ExitCode, type CliIo, type Command } from '../io.js';
 
 const USAGE = `usage: subagent-guard gateway serve --config FILE [--agent NAME] [--listen HOST:PORT]
-       subagent-guard gateway validate --proxy-url URL [--allowed-url URL] [--json]
+                                     [--quota-window DURATION]
+       subagent-guard gateway validate --proxy-url URL [--allowed-url URL] [--timeout DURATION] [--json]
 
-serve     run the egress gateway standalone. Each subagent of the config (or only NAME) gets a
-          credential: from the environment variable SUBAGENT_GUARD_CRED_<AGENT> (upper case,
-          non-alphanumerics as _) when set, else a fresh one printed once as a proxy URL.
-          Audit records go to the config's audit.path (default stderr). Stops on SIGINT/SIGTERM.
-validate  check that a forward proxy refuses a loopback canary, cloud metadata and private
-          ranges, and (with --allowed-url) reaches an allowed URL. Credentials in URLs are
-          redacted in all output.
+serve     run the egress gateway standalone, e.g. as OpenClaw's proxy.proxyUrl. Each subagent of
+          the config (or only NAME; a parent agent gets no credential) gets a credential: from
+          the environment variable SUBAGENT_GUARD_CRED_<AGENT> (upper case, non-alphanumerics as
+          _) when set, else a fresh one printed once as a proxy URL. Everything sent with one
+          credential is held to that agent's network policy. --quota-window 1h enforces
+          max_api_calls and max_egress_bytes per window (30s, 15m, 1h, 1d); without it serve
+          enforces no api-call or byte quota. Audit records go to the config's audit.path
+          (default stderr). Stops on SIGINT/SIGTERM.
+validate  check that a forward proxy itself refuses a loopback canary, cloud metadata and
+          private ranges, and (with --allowed-url) reaches an allowed URL. A check passes only
+          on the proxy's own refusal; address checks use the port of --allowed-url (without it
+          they are reported as not exercised). --timeout (default 5s) bounds each request.
+          Credentials in URLs are redacted in all output.
 
-exit codes: 0 ok, 1 a check failed, 2 usage or I/O error
+exit codes: 0 ok, 1 a check failed or none passed, 2 usage or I/O error, proxy unreachable,
+            silent or asking for credentials (407)
 `;
 
 type Flags = Map<string, string | true>;
@@ -67,14 +76,30 @@ function parseListen(text: string): { host: string; port: number } {
   return { host, port };
 }
 
+/** `30s`, `15m`, `1h`, `1d` to milliseconds. */
+export function parseQuotaWindow(text: string): number {
+  const m = /^(\d{1,6})(s|m|h|d)$/.exec(text);
+  const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+  const ms =
+    m?.[1] === undefined || m[2] === undefined ? NaN : Number(m[1]) * unit[m[2] as keyof typeof unit];
+  if (!Number.isInteger(ms) || ms < 1000 || ms > 31 * 86_400_000) {
+    throw new UsageError(
+      `--quota-window must be a duration from 1s to 31d such as 30m, 1h or 1d, got ${JSON.stringify(text)}`,
+    );
+  }
+  return ms;
+}
+
 async function serve(argv: readonly string[], io: CliIo): Promise<number> {
-  const flags = parseFlags(argv, ['--config', '--agent', '--listen'], ['-h', '--help']);
+  const flags = parseFlags(argv, ['--config', '--agent', '--listen', '--quota-window'], ['-h', '--help']);
   if (flags.has('-h') || flags.has('--help')) {
     io.stdout.write(USAGE);
     return ExitCode.Ok;
   }
   const configPath = str(flags, '--config');
   if (configPath === undefined) throw new UsageError(`gateway serve needs --config FILE\n\n${USAGE}`);
+  const windowText = str(flags, '--quota-window');
+  const windowMs = windowText === undefined ? undefined : parseQuotaWindow(windowText);
   const config = await loadConfig(resolve(io.cwd, configPath));
   const only = str(flags, '--agent');
   const agents: AgentConfig[] = Object.values(config.agents).filter((a) =>
@@ -83,28 +108,37 @@ async function serve(argv: readonly string[], io: CliIo): Promise<number> {
   if (only !== undefined && agents.length === 0) {
     throw new UsageError(`agent ${JSON.stringify(only)} is not defined in ${configPath}`);
   }
+  const parent = agents.find((a) => a.role === 'parent');
+  if (parent !== undefined) {
+    // A parent is the caller's own code (OpenClaw's main agent): it is not confined by a
+    // subagent's policy, so a credential for it would be a policy nobody wrote.
+    throw new GatewayError(
+      'SG_GATEWAY_PARENT_AGENT',
+      `agent ${JSON.stringify(parent.name)} in ${configPath} is a parent agent; parents get no credential (name a subagent, or omit --agent)`,
+      { details: { agent: parent.name } },
+    );
+  }
   const listenText = str(flags, '--listen');
-  const listen = listenText === undefined ? config.gateway.listen : parseListen(listenText);
   const audit = createAuditLogger({ path: config.audit.path, level: config.audit.level });
-  const g = config.gateway;
-  const gw = await createEgressGateway({
-    host: listen.host,
-    port: listen.port,
-    logger: audit.logger,
-    connectTimeoutMs: g.connectTimeoutMs,
-    dnsTimeoutMs: g.dnsTimeoutMs,
-    idleTimeoutMs: g.idleTimeoutMs,
-    maxTunnels: g.maxTunnels,
-    maxTunnelsPerSubagent: g.maxTunnelsPerSubagent,
-    maxRequestsPerSecond: g.maxRequestsPerSecond,
-    maxConnectionsPerSubagent: g.maxConnectionsPerSubagent,
-    maxConnections: g.maxConnections,
-    maxAuditRecordsPerSubagent: g.maxAuditRecordsPerSubagent,
-    exchangeTimeoutMs: g.exchangeTimeoutMs,
-    ...(g.upstream === undefined ? {} : { upstream: g.upstream }),
-  });
+  let gw;
+  try {
+    gw = await createEgressGateway(
+      gatewayOptionsFromConfig(config, {
+        logger: audit.logger,
+        ...(listenText === undefined ? {} : { listen: parseListen(listenText) }),
+      }),
+    );
+  } catch (err) {
+    await audit.close();
+    throw err;
+  }
   try {
     io.stdout.write(`egress gateway listening on ${gw.url}\n`);
+    io.stdout.write(
+      windowMs === undefined
+        ? 'quotas: none (max_api_calls and max_egress_bytes are per-run quotas; pass --quota-window 1h to enforce them per window)\n'
+        : `quotas: max_api_calls and max_egress_bytes per ${windowText ?? ''} window\n`,
+    );
     for (const agent of agents) {
       const envName = credentialEnvName(agent.name);
       const fixed = io.env[envName];
@@ -112,6 +146,7 @@ async function serve(argv: readonly string[], io: CliIo): Promise<number> {
         id: agent.name,
         agent: agent.name,
         network: agent.network,
+        limits: serveLimits(agent, windowMs),
         ...(agent.proxy === undefined ? {} : { upstream: agent.proxy }),
         ...(fixed === undefined || fixed === '' ? {} : { password: fixed }),
       });
@@ -121,6 +156,11 @@ async function serve(argv: readonly string[], io: CliIo): Promise<number> {
           ? cred.proxyUrl
           : `${redactProxyUrl(cred.proxyUrl)} (password from ${envName})`;
       io.stdout.write(`proxy for ${agent.name}: ${shown}\n`);
+      if (windowMs !== undefined) {
+        io.stdout.write(
+          `  quota for ${agent.name}: ${agent.constraints.maxApiCalls} requests and ${agent.network.maxEgressBytes} bytes per ${windowText ?? ''}\n`,
+        );
+      }
     }
     await io.stopSignal;
     return ExitCode.Ok;
@@ -130,10 +170,23 @@ async function serve(argv: readonly string[], io: CliIo): Promise<number> {
   }
 }
 
+/** `500ms`, `5s`, `1m` (or a bare number of seconds) to milliseconds. */
+export function parseTimeout(text: string): number {
+  const m = /^(\d{1,7})(ms|s|m)?$/.exec(text);
+  const unit = m?.[2] === 'ms' ? 1 : m?.[2] === 'm' ? 60_000 : 1000;
+  const ms = m?.[1] === undefined ? NaN : Number(m[1]) * unit;
+  if (!Number.isInteger(ms) || ms < 1 || ms > 600_000) {
+    throw new UsageError(
+      `--timeout must be a duration up to 10m such as 500ms, 5s or 1m, got ${JSON.stringify(text)}`,
+    );
+  }
+  return ms;
+}
+
 async function validate(argv: readonly string[], io: CliIo): Promise<number> {
   const flags = parseFlags(
     argv,
-    ['--proxy-url', '--allowed-url', '--timeout-ms'],
+    ['--proxy-url', '--allowed-url', '--timeout', '--timeout-ms'],
     ['--json', '-h', '--help'],
   );
   if (flags.has('-h') || flags.has('--help')) {
@@ -151,23 +204,44 @@ async function validate(argv: readonly string[], io: CliIo): Promise<number> {
   if (parsed.protocol !== 'http:')
     throw new UsageError(`--proxy-url must be http://, got ${redactProxyUrl(proxyUrl)}`);
   const allowedUrl = str(flags, '--allowed-url');
-  const timeoutText = str(flags, '--timeout-ms');
-  const timeoutMs = timeoutText === undefined ? 5000 : Number(timeoutText);
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1)
-    throw new UsageError('--timeout-ms must be a positive integer');
+  if (allowedUrl !== undefined) {
+    let u: URL | undefined;
+    try {
+      u = new URL(allowedUrl);
+    } catch {
+      u = undefined;
+    }
+    if (u === undefined || (u.protocol !== 'http:' && u.protocol !== 'https:'))
+      throw new UsageError(
+        `--allowed-url must be an http:// or https:// URL, got ${redactProxyUrl(allowedUrl)}`,
+      );
+  }
+  const timeoutText = str(flags, '--timeout');
+  const timeoutMsText = str(flags, '--timeout-ms');
+  let timeoutMs = timeoutText === undefined ? 5000 : parseTimeout(timeoutText);
+  if (timeoutMsText !== undefined) timeoutMs = parseTimeout(`${timeoutMsText}ms`);
   const checks = await validateProxy({
     proxyUrl,
     timeoutMs,
     ...(allowedUrl === undefined ? {} : { allowedUrl }),
   });
-  const ok = checks.every((c) => c.ok);
+  const passed = checks.filter((c) => c.result === 'pass').length;
+  const failed = checks.filter((c) => c.result === 'fail').length;
+  const notExercised = checks.length - passed - failed;
+  // Nothing passed = nothing was shown to be refused: never a success.
+  const ok = failed === 0 && passed > 0;
   const redacted = redactProxyUrl(proxyUrl);
   if (flags.has('--json')) {
-    io.stdout.write(`${JSON.stringify({ proxy: redacted, ok, checks }, null, 2)}\n`);
+    io.stdout.write(
+      `${JSON.stringify({ proxy: redacted, ok, passed, failed, notExercised, checks }, null, 2)}\n`,
+    );
   } else {
     io.stdout.write(`validating forward proxy ${redacted}\n`);
-    for (const c of checks) io.stdout.write(`${c.ok ? 'PASS' : 'FAIL'}  ${c.name}: ${c.detail}\n`);
-    io.stdout.write(ok ? 'all checks passed\n' : `${checks.filter((c) => !c.ok).length} check(s) FAILED\n`);
+    const label = { pass: 'PASS', fail: 'FAIL', not_exercised: 'SKIP' } as const;
+    for (const c of checks) io.stdout.write(`${label[c.result]}  ${c.name}: ${c.detail}\n`);
+    io.stdout.write(
+      `${passed} passed, ${failed} failed, ${notExercised} not exercised: ${ok ? 'ok' : failed > 0 ? 'FAILED' : 'nothing passed'}\n`,
+    );
   }
   return ok ? ExitCode.Ok : ExitCode.Failed;
 }

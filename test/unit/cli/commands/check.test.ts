@@ -52,6 +52,8 @@ void describe('subagent-guard check', () => {
       /CIDRs\): 10\.20\.0\.0\/16, fd00::\/8/,
       /spawns: security_proxy_untrusted, security_proxy_external; at once 4, running\+queued 8, depth 2, 60\/min/,
       /upstream proxy: http:\/\/isolated:\*\*\*@security-pool\.example:8080/,
+      /gateway serve: credentials for security_proxy_untrusted, security_proxy_external; none for parent main_orchestrator/,
+      /with --quota-window W, per window \(without it: no api-call or byte quota\)/,
       /OK: .*security-proxy\.json is valid \(3 agents\)/,
     ]) {
       assert.match(r.out, expected);
@@ -68,6 +70,12 @@ void describe('subagent-guard check', () => {
     assert.deepEqual(report.issues, []);
     assert.deepEqual(Object.keys(report.agents as object), [
       'main_orchestrator',
+      'security_proxy_untrusted',
+      'security_proxy_external',
+    ]);
+    const serve = report.serve as { credentials: string[]; noCredential: string[]; withQuotaWindow: object };
+    assert.deepEqual(serve.noCredential, ['main_orchestrator']);
+    assert.deepEqual(Object.keys(serve.withQuotaWindow), [
       'security_proxy_untrusted',
       'security_proxy_external',
     ]);

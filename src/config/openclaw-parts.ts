@@ -8,7 +8,7 @@ import { OPENCLAW_SHAPE } from './openclaw-shape.generated.js';
 import { validateWith } from './issues.js';
 import { badIdMessage, isOpenClawAgentId } from './openclaw-reject.js';
 import { childPointer } from './pointer.js';
-import type { ParseContext } from './seed.js';
+import type { ParseContext } from './security-proxy.js';
 import type { IgnoredKey } from './types.js';
 
 const count = (min: number, max: number) => z.number().int().min(min).max(max).optional();

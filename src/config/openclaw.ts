@@ -38,7 +38,7 @@ import { PLUGIN_CONFIG_POINTER, checkOpenClawAcceptance } from './openclaw-rejec
 import { checkListen } from './patterns.js';
 import { PLUGIN_ID, PluginConfigSchema, type PluginAgent, type PluginConfig } from './plugin-schema.js';
 import { childPointer } from './pointer.js';
-import { toAuditConfig, toGatewayConfig, type ParseContext } from './seed.js';
+import { toAuditConfig, toGatewayConfig, type ParseContext } from './security-proxy.js';
 import { resolveOpenclawToolPolicy } from './openclaw-tools.js';
 import type { AgentConfig, GuardConfig, IgnoredKey } from './types.js';
 

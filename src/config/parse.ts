@@ -6,7 +6,7 @@ import { ConfigError } from '../errors.js';
 import { IssueCollector, documentOrder } from './issues.js';
 import { deepFreeze, toPlainJson } from './json.js';
 import { parseOpenClawShape } from './openclaw.js';
-import { parseSecurityProxyShape } from './seed.js';
+import { parseSecurityProxyShape } from './security-proxy.js';
 import type { GuardConfig } from './types.js';
 
 function isRecord(v: unknown): v is Record<string, unknown> {

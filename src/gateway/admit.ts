@@ -20,7 +20,7 @@ import {
   type AdmitRequest,
   type GatewayCore,
   type ListenerScope,
-} from './core.js';
+} from './admission.js';
 import { dialTarget, type OnRead } from './dial.js';
 import type { Registration } from './registration.js';
 import { writeRawRefusal } from './status.js';

@@ -5,7 +5,7 @@
  */
 import type { Duplex } from 'node:stream';
 import { admitAndDial } from './admit.js';
-import type { AdmitRequest, GatewayCore, ListenerScope } from './core.js';
+import type { AdmitRequest, GatewayCore, ListenerScope } from './admission.js';
 import { CONNECT_ESTABLISHED } from './status.js';
 import { splice, TunnelReader } from './tunnel.js';
 

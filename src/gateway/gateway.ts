@@ -13,7 +13,7 @@ import { ConfigError, GatewayError } from '../errors.js';
 import { EgressPolicy } from '../policy/index.js';
 import { GatewayAudit } from './audit.js';
 import { CredentialStore } from './auth.js';
-import { GatewayCore } from './core.js';
+import { GatewayCore } from './admission.js';
 import { Slots } from './limits.js';
 import { createListener } from './listener.js';
 import {

@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { toError } from '../errors.js';
-import { isRefusal, type Admission, type GatewayCore, type ListenerScope } from './core.js';
+import { isRefusal, type Admission, type GatewayCore, type ListenerScope } from './admission.js';
 import { forwardRequestHeaders, forwardResponseHeaderBuffers } from './headers.js';
 import {
   DialError,

@@ -12,7 +12,7 @@ export {
   type RefusalFacts,
   type RefusalReason,
 } from './reasons.js';
-export { validateProxy, type ProxyCheck } from './validate.js';
+export { validateProxy, type ProxyCheck } from './proxy-check.js';
 export type {
   EgressDecision,
   EgressEvent,

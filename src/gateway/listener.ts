@@ -12,7 +12,7 @@ import type { Duplex } from 'node:stream';
 import { AuditEvent } from '../audit/events.js';
 import { errorMessage } from '../errors.js';
 import { handleConnect } from './connect.js';
-import type { AdmitRequest, GatewayCore, ListenerScope } from './core.js';
+import type { AdmitRequest, GatewayCore, ListenerScope } from './admission.js';
 import { handleHttp } from './http-forward.js';
 import type { RegistrationPools } from './pool.js';
 import type { Registration } from './registration.js';

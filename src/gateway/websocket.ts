@@ -14,7 +14,7 @@ import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { admitAndDial, type Connected } from './admit.js';
-import type { GatewayCore, ListenerScope } from './core.js';
+import type { GatewayCore, ListenerScope } from './admission.js';
 import type { Registration } from './registration.js';
 import { forwardRequestHeaders, forwardResponseHeaders, rawHeadersSafe } from './headers.js';
 import { answerFor } from './reasons.js';

@@ -5,7 +5,7 @@ import { parseNetworkSection } from '../../../src/config/network.js';
 import { EgressPolicy } from '../../../src/policy/index.js';
 import { GatewayAudit } from '../../../src/gateway/audit.js';
 import { CredentialStore } from '../../../src/gateway/auth.js';
-import { GatewayCore } from '../../../src/gateway/core.js';
+import { GatewayCore } from '../../../src/gateway/admission.js';
 import { Slots } from '../../../src/gateway/limits.js';
 import { createListener } from '../../../src/gateway/listener.js';
 import { RegistrationPools } from '../../../src/gateway/pool.js';

@@ -17,7 +17,7 @@ import {
   type ListenerScope,
   type Refusal,
   type RequestKind,
-} from '../../../src/gateway/core.js';
+} from '../../../src/gateway/admission.js';
 import { Slots } from '../../../src/gateway/limits.js';
 import { Registration } from '../../../src/gateway/registration.js';
 import type { EgressDecision, RegisterOptions, Resolver } from '../../../src/gateway/types.js';

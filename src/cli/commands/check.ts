@@ -11,9 +11,12 @@ import {
   parseConfig,
   readConfigFile,
 } from '../../config/index.js';
-import type { ConfigDocument } from '../../config/index.js';
-import { ConfigError, ConfigReadError } from '../../errors.js';
+import type { ConfigDocument, GuardConfig, UpstreamProxy } from '../../config/index.js';
+import { PLUGIN_CONFIG_POINTER } from '../../config/openclaw-reject.js';
+import { childPointer } from '../../config/pointer.js';
+import { ConfigError, ConfigReadError, type ConfigIssue } from '../../errors.js';
 import { formatServeEnforcement, serveEnforcement } from '../../gateway/from-config.js';
+import { gatewayAddresses, isSelfUpstream } from '../../gateway/options.js';
 import { configReadGrants } from '../../sandbox/paths.js';
 import { ExitCode, type CliIo, type Command } from '../io.js';
 
@@ -55,6 +58,41 @@ function writeJson(io: CliIo, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/**
+ * Upstream proxies that are the gateway's own listen address (every request would loop through
+ * the gateway): the gateway refuses them when it starts (SG_GATEWAY_UPSTREAM_SELF); `check` says
+ * so first, at the JSON path. Only a fixed listen port can be matched.
+ */
+function selfUpstreams(config: GuardConfig, openclaw: boolean): ConfigIssue[] {
+  const { listen, upstream } = config.gateway;
+  if (listen.port === 0) return [];
+  const addrs = gatewayAddresses(listen.host);
+  const isSelf = (u: UpstreamProxy): boolean => {
+    const url = new URL(u.url);
+    const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+    return isSelfUpstream({ host: url.hostname.replace(/^\[|\]$/g, ''), port }, listen, addrs);
+  };
+  const base = openclaw ? PLUGIN_CONFIG_POINTER : '';
+  const message = (u: UpstreamProxy): string =>
+    `upstream proxy ${u.redacted} is the gateway's own listen address ${listen.host}:${listen.port}; every request would loop through the gateway (OpenClaw's proxy.proxyUrl is the proxy OpenClaw sends through, never this upstream)`;
+  const out: ConfigIssue[] = [];
+  if (upstream !== undefined && isSelf(upstream))
+    out.push({
+      path: `${base}/gateway/upstream`,
+      message: message(upstream),
+      code: 'SG_GATEWAY_UPSTREAM_SELF',
+    });
+  for (const a of Object.values(config.agents)) {
+    if (a.proxy === undefined || a.proxy.url === upstream?.url || !isSelf(a.proxy)) continue;
+    out.push({
+      path: childPointer(base, 'agents', a.name, openclaw ? 'upstream' : 'proxy'),
+      message: message(a.proxy),
+      code: 'SG_GATEWAY_UPSTREAM_SELF',
+    });
+  }
+  return out;
+}
+
 /** The `check` subcommand. */
 export const check: Command = async (argv, io) => {
   const args = parseArgs(argv);
@@ -91,29 +129,36 @@ export const check: Command = async (argv, io) => {
     // since every spawn of that agent would fail with the same error.
     const reads = configReadGrants(config);
     const refused = Object.entries(reads).filter(([, r]) => 'error' in r);
+    const problems: ConfigIssue[] = [
+      ...refused.map(([name, r]) => ({
+        path: `/agents/${name}/entry`,
+        message: 'error' in r ? `${r.code}: ${r.error}` : '',
+      })),
+      ...selfUpstreams(config, detectConfigFormat(doc.value) === 'openclaw'),
+    ];
     if (args.json) {
       writeJson(io, {
-        valid: refused.length === 0,
+        valid: problems.length === 0,
         ...configToJson(config, reads),
         serve: serveEnforcement(config),
-        issues: refused.map(([name, r]) => ({
-          path: `/agents/${name}/entry`,
-          message: 'error' in r ? `${r.code}: ${r.error}` : '',
-        })),
+        issues: problems,
       });
     } else {
       io.stdout.write(formatConfigSummary(config, reads));
       io.stdout.write(`\n${formatServeEnforcement(serveEnforcement(config))}`);
       const n = Object.keys(config.agents).length;
-      if (refused.length === 0) {
+      if (problems.length === 0) {
         io.stdout.write(`\nOK: ${doc.source} is valid (${n} agent${n === 1 ? '' : 's'})\n`);
       } else {
+        const lines = problems.map(
+          (i) => `  ${i.path}: ${i.message}${i.code === undefined ? '' : ` [${i.code}]`}`,
+        );
         io.stdout.write(
-          `\n${doc.source} is invalid: ${refused.length} agent read grant${refused.length === 1 ? '' : 's'} refused (${refused.map(([k]) => k).join(', ')})\n`,
+          `\n${doc.source} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}\n`,
         );
       }
     }
-    return refused.length === 0 ? ExitCode.Ok : ExitCode.Failed;
+    return problems.length === 0 ? ExitCode.Ok : ExitCode.Failed;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     if (args.json) {

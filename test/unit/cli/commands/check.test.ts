@@ -129,6 +129,61 @@ void describe('subagent-guard check', () => {
     assert.match(r.out, /network: none/);
   });
 
+  void test('an upstream that is the gateway itself is an error at its path (SG_GATEWAY_UPSTREAM_SELF), in both shapes', async () => {
+    const file = join(dir, 'self-upstream.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        gateway: { listen: '127.0.0.1:3128', upstream: 'http://u:self-pw@127.0.0.1:3128' },
+        agents: { w: {}, v: { proxy: 'http://localhost:3128' }, ok: { proxy: 'http://127.0.0.1:3129' } },
+      }),
+    );
+    const r = await run(['--json', file]);
+    assert.equal(r.code, 1, r.out);
+    const report = JSON.parse(r.out) as { valid: boolean; issues: { path: string; code?: string }[] };
+    assert.equal(report.valid, false);
+    assert.deepEqual(
+      report.issues.map((i) => [i.path, i.code]),
+      [
+        ['/gateway/upstream', 'SG_GATEWAY_UPSTREAM_SELF'],
+        ['/agents/v/proxy', 'SG_GATEWAY_UPSTREAM_SELF'],
+      ],
+    );
+    assert.ok(!r.out.includes('self-pw'), 'the upstream password is redacted');
+
+    const native = join(dir, 'self-upstream-native.json');
+    const P = '/plugins/entries/subagent-guard/config';
+    writeFileSync(
+      native,
+      JSON.stringify({
+        agents: { ownership: 'explicit', entries: { main: {}, w: {} } },
+        plugins: {
+          entries: {
+            'subagent-guard': {
+              config: {
+                gateway: { listen: '127.0.0.1:3128' },
+                agents: { w: { upstream: 'http://127.0.0.1:3128' } },
+              },
+            },
+          },
+        },
+      }),
+    );
+    const t = await run([native]);
+    assert.equal(t.code, 1, t.out);
+    assert.match(
+      t.out,
+      new RegExp(`${P}/agents/w/upstream: upstream proxy .* \\[SG_GATEWAY_UPSTREAM_SELF\\]`),
+    );
+
+    // A random listen port (the default) can never be matched: no report.
+    writeFileSync(
+      file,
+      JSON.stringify({ gateway: { upstream: 'http://127.0.0.1:3128' }, agents: { w: {} } }),
+    );
+    assert.equal((await run([file])).code, 0);
+  });
+
   const usage: [string, string[], RegExp][] = [
     ['a missing file', ['nope.json'], /no such file/],
     ['a syntax error (with line:col)', ['invalid/syntax.json5'], /syntax\.json5:4:5/],

@@ -30,6 +30,9 @@ const gateway = await createEgressGateway({
   maxRequestsPerSecond: 10_000_000,
   maxTunnels: 100_000,
   maxTunnelsPerSubagent: 100_000,
+  // The per-subagent audit budget (10,000 records, then one summary) protects the log from a
+  // hostile child; here every decision must be written, since the audit cost is what is measured.
+  maxAuditRecordsPerSubagent: 1_000_000_000,
   idleTimeoutMs: 120_000,
 });
 

@@ -46,6 +46,10 @@ export const ErrorCodes = {
     'Reserved: versions up to 0.1 used it for invalid tool definitions, which are now SG_TOOL_DEFINITION_INVALID.',
   SG_TOOL_DEFINITION_INVALID:
     'A tool definition passed to createOrchestrator or the broker is malformed (description, inputSchema, handler, costUsd).',
+  SG_TOOL_UNDEFINED:
+    'createOrchestrator: a subagent is allowed a tool by name that is neither built in nor passed in `tools`.',
+  SG_ISOLATION_WEAKER:
+    'A process warning (not thrown): the orchestrator runs subagents at a level weaker than a sandbox (process).',
   SG_SUBAGENT_FAILED: 'The subagent program threw, crashed or exited without a result.',
   SG_SUBAGENT_OUTPUT: 'The subagent returned a value that is not JSON-serialisable or is too large.',
   SG_USAGE: 'The command line was used incorrectly.',

@@ -24,6 +24,14 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   504: 'Gateway Timeout',
 };
 
+/**
+ * `Retry-After` of every 429 (RFC 6585 §4), in seconds. The request-rate bucket refills within a
+ * second and the tunnel and connection caps free up as soon as one closes, so one second is
+ * the honest lower bound; for a used-up budget (`api_calls_exceeded`, `egress_bytes_exceeded`)
+ * no wait helps, but a client that honours the header backs off instead of spinning.
+ */
+export const RETRY_AFTER_SECONDS = 1;
+
 function headerLines(reason: RefusalReason): {
   status: number;
   headers: [string, string][];
@@ -35,6 +43,7 @@ function headerLines(reason: RefusalReason): {
     ['Cache-Control', 'no-store'],
   ];
   if (a.status === 407) headers.push(['Proxy-Authenticate', `Basic realm="${PROXY_NAME}"`]);
+  if (a.status === 429) headers.push(['Retry-After', String(RETRY_AFTER_SECONDS)]);
   return { status: a.status, headers };
 }
 

@@ -29,6 +29,7 @@ import type {
   SubagentInfo,
 } from './types.js';
 import { checkRequest, checkTask, validateOrchestratorOptions } from './validate.js';
+import { assertToolsDefined } from './tool-definitions.js';
 
 // Kept here too: it was exported from this module before it moved to the sandbox.
 export { chooseIsolation } from '../sandbox/isolation.js';
@@ -43,7 +44,7 @@ export { chooseIsolation } from '../sandbox/isolation.js';
  * const outcome = await orchestrator.run({ parent: 'main_orchestrator', agent: 'security_proxy_untrusted', task: { q: 1 } });
  * await orchestrator.close();
  * ```
- * @throws SpawnerError SG_ORCHESTRATOR_INVALID_OPTIONS / SG_ISOLATION_UNAVAILABLE, ToolError SG_TOOL_DEFINITION_INVALID
+ * @throws SpawnerError SG_ORCHESTRATOR_INVALID_OPTIONS / SG_ISOLATION_UNAVAILABLE, ToolError SG_TOOL_DEFINITION_INVALID / SG_TOOL_UNDEFINED
  */
 export function createOrchestrator(opts: OrchestratorOptions): Promise<Orchestrator> {
   return openOrchestrator(opts, (o) =>
@@ -73,6 +74,7 @@ export async function openOrchestrator(
   try {
     // Built before the gateway: an invalid tool definition must not leave a listening socket behind.
     const broker = new ToolBroker({ tools: opts.tools, logger });
+    assertToolsDefined(opts.config, broker.names);
     const gateway = await createEgressGateway(
       gatewayOptionsFromConfig(opts.config, {
         logger,
@@ -95,6 +97,14 @@ export async function openOrchestrator(
       },
       `orchestrator started (isolation: ${level})`,
     );
+    // The audit file may be read by nobody until something goes wrong: a weaker level is also
+    // said where the operator looks, once per orchestrator, unless the caller opted out.
+    if (report.weaker !== undefined && opts.warnWeakerIsolation !== false) {
+      process.emitWarning(
+        `subagent-guard: subagents run with ${report.weaker} (isolation '${level}'); install bubblewrap or allow unprivileged user namespaces for a sandbox`,
+        { code: 'SG_ISOLATION_WEAKER' },
+      );
+    }
     // Last: nothing after it can fail, so the launcher's helpers cannot outlive a failed start.
     await launcher.start();
     return new LocalOrchestrator({

@@ -74,6 +74,12 @@ export interface OrchestratorOptions {
    * the runtime and node must be readable to it. @default { uid: 65534, gid: 65534 }
    */
   readonly runAs?: { readonly uid: number; readonly gid: number };
+  /**
+   * When the level is weaker than a sandbox (`process`), also emit a process warning with code
+   * `SG_ISOLATION_WEAKER` (printed on stderr by Node unless warnings are off). `false` keeps only
+   * the audit record. @default true
+   */
+  readonly warnWeakerIsolation?: boolean;
 }
 
 /** The parent-side spawner a main orchestrator uses. */

@@ -47,6 +47,8 @@ export function validateOrchestratorOptions(opts: unknown): asserts opts is Orch
   ) {
     bad('`maxQueued` must be an integer >= 0');
   }
+  const warn = opts['warnWeakerIsolation'];
+  if (warn !== undefined && typeof warn !== 'boolean') bad('`warnWeakerIsolation` must be a boolean');
   const runAs = opts['runAs'];
   const id = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** 31;
   if (

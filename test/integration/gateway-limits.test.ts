@@ -37,20 +37,26 @@ void describe('egress gateway limits', () => {
     ...extra,
   });
 
-  void test('refuses requests beyond the per-credential rate with 429 rate_limited', async () => {
+  void test('refuses requests beyond the per-credential rate with 429 rate_limited and Retry-After', async () => {
     const gw = await createEgressGateway({ logger: pino({ level: 'silent' }), maxRequestsPerSecond: 1 });
     try {
       const c = gw.register({ id: 'rate', network: { allowed_domains: ['evil-not-used.test'] } });
       const statuses: number[] = [];
+      const retryAfter: (string | undefined)[] = [];
       for (let i = 0; i < 4; i++) {
         const r = await rawExchange(
           gw.address.port,
           `CONNECT x.test:443 HTTP/1.1\r\nProxy-Authorization: ${authOf(c)}\r\n\r\n`,
         );
         statuses.push(r.status);
+        retryAfter.push(r.headers['retry-after']);
       }
       assert.deepEqual(statuses.slice(0, 2), [403, 403]);
       assert.ok(statuses.slice(2).includes(429), statuses.join(','));
+      // Only 429 answers say when to come back; a denial (403) has nothing to wait for.
+      statuses.forEach((s, i) => {
+        assert.equal(retryAfter[i], s === 429 ? '1' : undefined, `answer ${i}: ${s}`);
+      });
     } finally {
       await gw.close();
     }
@@ -64,6 +70,7 @@ void describe('egress gateway limits', () => {
     );
     assert.equal(r.status, 429);
     assert.match(r.headers['proxy-status'] ?? '', /connection_limit_reached; details="tunnel_limit"/);
+    assert.equal(r.headers['retry-after'], '1');
     s.destroy();
   });
 
@@ -79,6 +86,7 @@ void describe('egress gateway limits', () => {
     const r = await get(b, authOf(c));
     assert.equal(r.status, 429);
     assert.match(r.headers['proxy-status'] ?? '', /api_calls_exceeded/);
+    assert.equal(r.headers['retry-after'], '1', 'a plain-HTTP 429 carries Retry-After too');
     assert.deepEqual(
       limits.filter((l) => l.id === 'calls'),
       [{ id: 'calls', kind: 'api_calls' }],

@@ -172,7 +172,8 @@ export class GatewayCore {
     if (reg.open >= this.settings.maxTunnelsPerSubagent || !this.slots.tryAcquire()) {
       return this.refuse(reg, { ...where, reason: 'tunnel_limit', rule: null });
     }
-    if (!reg.countRequest()) {
+    // A prepaid request (a brokered tool call's own fetch) was charged when the call was made.
+    if (!auth.prepaid && !reg.countRequest()) {
       this.slots.release();
       return this.refuse(reg, { ...where, reason: 'api_calls_exceeded', rule: null });
     }

@@ -26,13 +26,15 @@ function digest(value: string | Buffer): Buffer {
 
 /** Outcome of checking a request's credential. */
 export type AuthResult<T> =
-  | { readonly ok: true; readonly value: T }
+  | { readonly ok: true; readonly value: T; readonly prepaid: boolean }
   | { readonly ok: false; readonly reason: 'auth_required' | 'auth_invalid' };
 
 interface Entry<T> {
   readonly username: string;
   readonly digest: Buffer;
   readonly value: T;
+  /** A second credential of the same owner whose requests its caller has already charged. */
+  readonly prepaid: boolean;
 }
 
 /** A credential store mapping usernames to an owner value (the registration). */
@@ -46,9 +48,9 @@ export class CredentialStore<T> {
   readonly #proven = new WeakMap<object, { header: string; entry: Entry<T> }>();
 
   /** Mints a fresh password for `username`; the caller hands it to the subagent, we keep a digest. */
-  mint(username: string, value: T, fixed?: string): string {
+  mint(username: string, value: T, fixed?: string, prepaid = false): string {
     const password = fixed ?? nanoid(PASSWORD_LENGTH);
-    this.#entries.set(username, { username, digest: digest(password), value });
+    this.#entries.set(username, { username, digest: digest(password), value, prepaid });
     return password;
   }
 
@@ -79,7 +81,7 @@ export class CredentialStore<T> {
       const proven = this.#proven.get(connection);
       if (proven !== undefined && proven.header === header) {
         if (this.#entries.get(proven.entry.username) === proven.entry)
-          return { ok: true, value: proven.entry.value };
+          return { ok: true, value: proven.entry.value, prepaid: proven.entry.prepaid };
         this.#proven.delete(connection);
       }
     }
@@ -96,6 +98,6 @@ export class CredentialStore<T> {
     const equal = timingSafeEqual(given, entry === undefined ? this.#dummy : entry.digest);
     if (entry === undefined || !equal) return { ok: false, reason: 'auth_invalid' };
     if (connection !== undefined) this.#proven.set(connection, { header, entry });
-    return { ok: true, value: entry.value };
+    return { ok: true, value: entry.value, prepaid: entry.prepaid };
   }
 }

@@ -255,6 +255,10 @@ class EgressGatewayImpl implements EgressGateway {
       maxAuditRecords: this.#settings.maxAuditRecordsPerSubagent,
     });
     const password = this.#store.mint(id, reg, s.password);
+    // '+' is outside ID_PATTERN, so this username can never be another registration's id.
+    const prepaidUser = `${id}+prepaid`;
+    const prepaid =
+      s.prepaidCredential === true ? this.#store.mint(prepaidUser, reg, undefined, true) : undefined;
     this.#regs.set(id, reg);
     this.#archive.delete(id);
     this.#audit.event(
@@ -269,7 +273,13 @@ class EgressGatewayImpl implements EgressGateway {
       'subagent registered',
     );
     const h = this.#address.host.includes(':') ? `[${this.#address.host}]` : this.#address.host;
-    return { username: id, password, proxyUrl: `http://${id}:${password}@${h}:${this.#address.port}` };
+    const base = `${h}:${this.#address.port}`;
+    return {
+      username: id,
+      password,
+      proxyUrl: `http://${id}:${password}@${base}`,
+      ...(prepaid === undefined ? {} : { prepaidProxyUrl: `http://${prepaidUser}:${prepaid}@${base}` }),
+    };
   }
 
   revoke(id: string): void {
@@ -277,6 +287,7 @@ class EgressGatewayImpl implements EgressGateway {
     if (reg === undefined) return;
     reg.revoked = true;
     this.#store.delete(id);
+    this.#store.delete(`${id}+prepaid`);
     this.#regs.delete(id);
     const unix = this.#unix.get(id);
     if (unix !== undefined) {

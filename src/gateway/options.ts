@@ -162,6 +162,8 @@ export function checkRegisterOptions(s: RegisterOptions): void {
       `register(${id}): password must be 22-256 characters of A-Z a-z 0-9 _ - (at least 128 bits)`,
     );
   }
+  if (s.prepaidCredential !== undefined && typeof s.prepaidCredential !== 'boolean')
+    throw invalid(`register(${id}): prepaidCredential must be a boolean`);
   const limits = s.limits;
   if (limits !== undefined) {
     for (const k of ['maxApiCalls', 'maxEgressBytes'] as const) {

@@ -195,6 +195,14 @@ export interface RegisterOptions {
    * configured ahead of time). 22-256 characters of `A-Z a-z 0-9 _ -` (at least 128 bits).
    */
   password?: string;
+  /**
+   * Also mint a second, prepaid credential (`prepaidProxyUrl`) for requests the caller makes on
+   * the subagent's behalf and has already charged to its budget (a brokered `web_fetch` call):
+   * same policy, limits, usage figures, audit and revocation, but `countRequest` is not consulted
+   * for its requests. It stays in the caller's process; never hand it to the subagent.
+   * @default false
+   */
+  prepaidCredential?: boolean;
 }
 
 /** What `register()` returns. The password is the only copy; the gateway keeps a digest. */
@@ -203,6 +211,8 @@ export interface ProxyCredential {
   readonly password: string;
   /** `http://username:password@127.0.0.1:PORT` */
   readonly proxyUrl: string;
+  /** With `prepaidCredential: true`: the URL of the prepaid credential (username `<id>+prepaid`). */
+  readonly prepaidProxyUrl?: string;
 }
 
 /** The egress gateway: a per-subagent authenticated filtering forward proxy. */

@@ -27,7 +27,9 @@ export interface RunIdentity {
 /**
  * Mints the run's egress credential. Every refusal the gateway reports that is the subagent's
  * doing ends it (a request over `max_api_calls` is refused with 429 and reported there); each
- * request is counted against `max_api_calls` before it is dialled.
+ * request the subagent sends is counted against `max_api_calls` before it is dialled (a CONNECT
+ * tunnel or WebSocket once: what travels inside is not visible). The prepaid twin credential
+ * stays in the parent for built-in tools, whose call was charged by the broker.
  */
 export function registerEgress(
   gateway: EgressGateway,
@@ -60,6 +62,9 @@ export function registerEgress(
     // A request over the budget is refused with 429 api_calls_exceeded, which reaches onDeny
     // and ends the subagent there, with the request it made in the detail.
     countRequest: () => meter.takeApiCall(),
+    // Built-in tools fetch with this one: the tool call already took its unit (one web_fetch is
+    // one unit of max_api_calls, redirects included), so its requests are not charged again.
+    prepaidCredential: true,
   });
 }
 
@@ -106,7 +111,7 @@ export function brokerSession(
     takeApiCall: () => meter.takeApiCall(),
     reserveCost: (usd) => meter.reserveCost(usd),
     signal,
-    proxyUrl: cred.proxyUrl,
+    proxyUrl: cred.prepaidProxyUrl ?? cred.proxyUrl,
     // The same rules the gateway applies: web_fetch checks a redirect's target with them, so an
     // origin's redirect to a refused target is a tool error, not a kill.
     egress,

@@ -23,6 +23,14 @@ export const AGENT_SOURCES: Readonly<Record<string, string>> = {
   for (let i = 0; i < task.times; i++) await ctx.tools.call(task.name, task.args);
   return 'done';
 };`,
+  // Tool calls in order, then one direct fetch: what each path spends of max_api_calls.
+  'tools-then-fetch.mjs': `export default async (task, ctx) => {
+  const out = [];
+  for (const c of task.calls) out.push(await ctx.tools.call(c.name, c.args).then(() => 'ok', (e) => e?.code ?? 'error'));
+  const res = await fetch(task.url);
+  await res.text();
+  return { tools: out, status: res.status };
+};`,
   'fetch.mjs': `export default async (task) => {
   const res = await fetch(task.url);
   const body = await res.text();

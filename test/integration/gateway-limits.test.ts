@@ -94,6 +94,35 @@ void describe('egress gateway limits', () => {
     b.gw.revoke('calls');
   });
 
+  void test('a prepaid credential is not charged through countRequest, and dies with the registration', async () => {
+    let counted = 0;
+    const c = b.gw.register({
+      id: 'prepaid',
+      network: net(b),
+      prepaidCredential: true,
+      countRequest: () => {
+        counted++;
+        return false;
+      },
+    });
+    assert.ok(c.prepaidProxyUrl !== undefined);
+    const p = new URL(c.prepaidProxyUrl);
+    assert.equal(decodeURIComponent(p.username), 'prepaid+prepaid');
+    const prepaidAuth = basic(decodeURIComponent(p.username), decodeURIComponent(p.password));
+    assert.equal((await get(b, authOf(c))).status, 429, 'the subagent credential is charged (and refused)');
+    assert.equal(counted, 1);
+    assert.equal((await get(b, prepaidAuth)).status, 200, 'the prepaid one is not charged');
+    assert.equal(counted, 1);
+    assert.equal(b.gw.usage('prepaid').requests, 1, 'but it is counted in the usage figures');
+    b.gw.revoke('prepaid');
+    assert.equal((await get(b, prepaidAuth)).status, 407, 'revoked together');
+    assert.throws(() => b.gw.register({ id: 'prepaid+prepaid', network: net(b) }), {
+      code: 'SG_GATEWAY_INVALID_OPTIONS',
+    });
+    assert.equal(b.gw.register({ id: 'plain', network: net(b) }).prepaidProxyUrl, undefined);
+    b.gw.revoke('plain');
+  });
+
   void test('concurrent requests never exceed limits.maxApiCalls (counted when admitted, not when connected)', async () => {
     const wide = await startBench({ gateway: { maxRequestsPerSecond: 1000, maxTunnelsPerSubagent: 64 } });
     try {

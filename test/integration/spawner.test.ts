@@ -76,6 +76,7 @@ function config() {
       },
       echo: worker('echo.mjs'),
       tools: worker('tools.mjs'),
+      mixed: worker('tools-then-fetch.mjs'),
       loop: worker('loop-tools.mjs'),
       fetcher: worker('fetch.mjs'),
       crash: worker('crash.mjs'),
@@ -239,13 +240,15 @@ const CASES: Case[] = [
   },
   {
     name: 'an egress request beyond max_api_calls → api_calls_exceeded, through the gateway’s 429 and onDeny',
-    agent: 'tools',
+    agent: 'mixed',
     task: {
+      // Five units: four calls and one web_fetch, whose own request is paid by the call. The
+      // direct fetch after them is the sixth unit.
       calls: [
         ...Array.from({ length: 4 }, () => ({ name: 'sanitized_parse', args: { text: '1' } })),
-        // The fifth unit is this tool call; the request it makes is the sixth.
         { name: 'web_fetch', args: { url: `http://${ALLOWED}:PORT/small` } },
       ],
+      url: `http://${ALLOWED}:PORT/small`,
     },
     expect: { status: 'terminated', reason: 'api_calls_exceeded' },
     check: (o) => {
@@ -254,7 +257,28 @@ const CASES: Case[] = [
         true,
       );
       assert.equal(o.usage.apiCalls, 5);
-      assert.equal(o.usage.egressRequests, 0);
+      assert.equal(o.usage.toolCalls, 5);
+      assert.equal(o.usage.egressRequests, 1, 'the web_fetch request went through; the direct one did not');
+    },
+  },
+  {
+    name: 'one web_fetch spends exactly one unit of max_api_calls (the call, not its request again)',
+    agent: 'mixed',
+    task: {
+      calls: [
+        ...Array.from({ length: 3 }, () => ({ name: 'sanitized_parse', args: { text: '1' } })),
+        { name: 'web_fetch', args: { url: `http://${ALLOWED}:PORT/small` } },
+      ],
+      url: `http://${ALLOWED}:PORT/small`,
+    },
+    expect: { status: 'completed' },
+    check: (o) => {
+      assert.equal(o.usage.apiCalls, 5, 'four tool calls + one direct request');
+      assert.equal(o.usage.egressRequests, 2);
+      assert.deepEqual(o.status === 'completed' && o.output, {
+        tools: ['ok', 'ok', 'ok', 'ok'],
+        status: 200,
+      });
     },
   },
   {

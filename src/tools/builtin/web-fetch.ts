@@ -198,7 +198,7 @@ async function webFetch(args: FetchArgs, ctx: BuiltinToolContext): Promise<Fetch
   const signal = AbortSignal.any([ctx.signal, deadline.signal]);
   let release: (() => void) | undefined;
   // No tunnel for http: targets: each request (each redirect hop) reaches the gateway in absolute
-  // form, so each is checked and counted on its own even when hops share a keep-alive connection.
+  // form, so each is checked on its own even when hops share a keep-alive connection.
   // https: targets still tunnel (CONNECT); a new origin means a new, newly checked tunnel.
   const dispatcher = new ProxyAgent({ uri: proxy.origin, token, proxyTunnel: false });
   try {

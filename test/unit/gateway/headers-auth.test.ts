@@ -60,7 +60,7 @@ void describe('CredentialStore', () => {
     const s = new CredentialStore<string>();
     const pw = s.mint('sub', 'value');
     assert.match(pw, /^[A-Za-z0-9_-]{32}$/);
-    assert.deepEqual(s.verify(basic('sub', pw), 1), { ok: true, value: 'value' });
+    assert.deepEqual(s.verify(basic('sub', pw), 1), { ok: true, value: 'value', prepaid: false });
     assert.equal(s.verify(basic('sub', `${pw}x`), 1).ok, false);
     assert.equal(s.verify(basic('other', pw), 1).ok, false);
     assert.deepEqual(s.verify(undefined, 0), { ok: false, reason: 'auth_required' });

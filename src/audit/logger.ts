@@ -113,8 +113,22 @@ export function createAuditLogger(opts: AuditLoggerOptions = {}): { logger: Logg
     // A failed flush means records were lost: surface it (never swallow an audit failure).
     close: () =>
       new Promise<void>((resolve, reject) => {
-        logger.flush((err) => {
+        const flush = (): void => {
+          logger.flush(done);
+        };
+        const done = (err?: Error): void => {
           if (!(err instanceof Error)) {
+            // A flush asked for while a write is in flight is answered when that write ends,
+            // even if less than minLength is still buffered: flush again until nothing is left.
+            if (
+              file !== undefined &&
+              file.destroyed !== true &&
+              typeof file._len === 'number' &&
+              file._len > 0
+            ) {
+              flush();
+              return;
+            }
             resolve();
             return;
           }
@@ -125,7 +139,8 @@ export function createAuditLogger(opts: AuditLoggerOptions = {}): { logger: Logg
               { cause: err },
             ),
           );
-        });
+        };
+        flush();
       }),
   };
 }

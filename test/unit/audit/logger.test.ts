@@ -60,6 +60,30 @@ void describe('audit logger flushing', () => {
   });
 });
 
+void describe('audit logger close', () => {
+  void test('regression: close() while a write is in flight still writes the records buffered behind it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sgtest-audit-'));
+    try {
+      const file = join(dir, 'c.log');
+      const audit = createAuditLogger({ path: file });
+      const stream = (
+        audit.logger as unknown as Record<symbol, NodeJS.EventEmitter & { _writing?: boolean }>
+      )[pino.symbols.streamSym];
+      assert.ok(stream !== undefined);
+      await new Promise((resolve) => stream.once('ready', resolve));
+      // Fill past minLength so one write starts, then leave a record (under minLength) behind it.
+      let i = 0;
+      while (stream._writing !== true) audit.logger.info({ event: 'egress.decision', i: i++ }, 'fill');
+      audit.logger.info({ event: 'egress.decision' }, 'LAST-RECORD');
+      await audit.close();
+      assert.equal(lines(file), i + 1, 'every record is on file when close() resolves');
+      assert.ok(readFileSync(file, 'utf8').includes('LAST-RECORD'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 void describe('audit logger redaction', () => {
   void test('uses no wildcard path (a wildcard makes pino redact-scan every key of every record)', () => {
     for (const p of REDACT_PATHS) assert.ok(!p.includes('*'), p);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Regenerates, from the zod schemas (the single source of truth): schemas/openclaw.schema.json (the
 // security-proxy shape), schemas/plugin-config.schema.json (our plugin entry in OpenClaw's own
-// file) and the openclaw.plugin.json manifest that carries it as configSchema.
+// file), the openclaw.plugin.json manifest that carries it as configSchema, and
+// schemas/audit-record.schema.json (one audit log record, from src/audit/record-schema.ts).
 // Usage: npm run build && node scripts/gen-schema.mjs [--check]
 //   --check: exit 1 (without writing) when a committed file differs from the generated one.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -18,10 +19,18 @@ try {
   console.error(`cannot load dist/config/json-schema.js (run \`npm run build\` first): ${err.message}`);
   process.exit(2);
 }
+let audit;
+try {
+  audit = await import(join(root, 'dist', 'audit', 'record-schema.js'));
+} catch (err) {
+  console.error(`cannot load dist/audit/record-schema.js (run \`npm run build\` first): ${err.message}`);
+  process.exit(2);
+}
 const outputs = [
   [join(root, 'schemas', 'openclaw.schema.json'), mod.buildJsonSchema()],
   [join(root, 'schemas', 'plugin-config.schema.json'), mod.buildPluginJsonSchema()],
   [join(root, 'openclaw.plugin.json'), mod.buildPluginManifest()],
+  [join(root, 'schemas', 'audit-record.schema.json'), audit.buildAuditRecordJsonSchema()],
 ];
 
 if (process.argv.includes('--check')) {

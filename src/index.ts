@@ -72,6 +72,13 @@ export type { AddressClass, AddressClassification, Decision, ToolDecision } from
 // Audit
 export { AuditEvent } from './audit/events.js';
 export type { AuditEventName } from './audit/events.js';
+export {
+  AUDIT_LEVELS,
+  AuditRecordSchema,
+  AuditRecordSchemas,
+  validateAuditRecord,
+} from './audit/record-schema.js';
+export type { AuditRecord } from './audit/record-schema.js';
 
 // Errors
 export {

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { pino, type Logger, type DestinationStream } from 'pino';
 import { GuardError } from '../errors.js';
 import { REDACT_PATHS } from './events.js';
@@ -101,10 +102,12 @@ export function createAuditLogger(opts: AuditLoggerOptions = {}): { logger: Logg
             },
           }),
       level: opts.level ?? 'info',
-      base: { service: 'subagent-guard' },
+      // pid and hostname tell apart the writers of a shared log (several orchestrators, a gateway).
+      base: { service: 'subagent-guard', pid: process.pid, hostname: hostname() },
       redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
       timestamp: cachedIsoTime(),
-      formatters: { level: (label) => ({ level: label }) },
+      // pino's numeric level (30 info, 40 warn, 50 error): what pino tooling filters on
+      // (`pino-pretty -L warn`); see AUDIT_LEVELS.
     },
     dest,
   );

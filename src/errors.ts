@@ -50,6 +50,10 @@ export const ErrorCodes = {
     'createOrchestrator: a subagent is allowed a tool by name that is neither built in nor passed in `tools`.',
   SG_ISOLATION_WEAKER:
     'A process warning (not thrown): the orchestrator runs subagents at a level weaker than a sandbox (process).',
+  SG_TOOL_COST_INVALID:
+    "A tool's cost figure is invalid: its maxCostUsd (number or function of the arguments) or a ctx.reportCost() figure is not a finite number >= 0, the function threw, or a cost was reported after the call ended.",
+  SG_TOOL_COST_OVERRUN:
+    'A tool handler reported (ctx.reportCost) more than the maximum cost the broker reserved for the call.',
   SG_SUBAGENT_FAILED: 'The subagent program threw, crashed or exited without a result.',
   SG_SUBAGENT_OUTPUT: 'The subagent returned a value that is not JSON-serialisable or is too large.',
   SG_USAGE: 'The command line was used incorrectly.',

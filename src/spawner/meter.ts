@@ -3,23 +3,23 @@
  * counted where the parent itself performs or relays the work (broker, gateway hooks, /proc).
  */
 import type { Constraints } from '../config/types.js';
+import { costNano, usdOf } from '../tools/cost.js';
 import type { Usage } from './types.js';
-
-const MICRO = 1_000_000;
 
 /** Counters and budgets of one subagent. */
 export class Meter {
   readonly #maxApiCalls: number;
-  readonly #maxCostMicro: number;
+  readonly #maxCostNano: number;
   #apiCalls = 0;
-  #costMicro = 0;
+  #costNano = 0;
   #toolCalls = 0;
   #peakRssBytes = 0;
 
   constructor(constraints: Constraints) {
     this.#maxApiCalls = constraints.maxApiCalls;
-    // Integer micro-dollars: repeated float additions (0.1 + 0.2) must not decide a refusal.
-    this.#maxCostMicro = Math.round(constraints.maxCostUsd * MICRO);
+    // Integer nano-dollars: repeated float additions (0.1 + 0.2) must not decide a refusal, and
+    // one token of a cheap model costs less than a micro-dollar.
+    this.#maxCostNano = Math.round(constraints.maxCostUsd * 1e9);
   }
 
   /** One unit of the shared budget (tool call or egress request); false = over max_api_calls, not taken. */
@@ -29,12 +29,26 @@ export class Meter {
     return true;
   }
 
-  /** Reserves a tool's cost; false = it would exceed max_cost_usd, nothing reserved. */
+  /**
+   * Reserves a tool call's (maximum) cost; false = it would exceed max_cost_usd, nothing reserved.
+   * Exactly at the cap is allowed. An invalid figure is refused (the broker validates first).
+   */
   reserveCost(usd: number): boolean {
-    const micro = Math.round(usd * MICRO);
-    if (this.#costMicro + micro > this.#maxCostMicro) return false;
-    this.#costMicro += micro;
+    const nano = costNano(usd);
+    if (nano === null || this.#costNano + nano > this.#maxCostNano) return false;
+    this.#costNano += nano;
     return true;
+  }
+
+  /**
+   * Settles a reservation to what the call was actually charged, giving the rest back. Until a
+   * call settles, its whole reservation counts as spent (also in the outcome's `usage.costUsd`).
+   */
+  settleCost(reservedUsd: number, chargedUsd: number): void {
+    const reserved = costNano(reservedUsd);
+    const charged = costNano(chargedUsd);
+    if (reserved === null || charged === null || charged >= reserved) return;
+    this.#costNano = Math.max(0, this.#costNano - (reserved - charged));
   }
 
   countToolCall(): void {
@@ -55,7 +69,7 @@ export class Meter {
       wallMs: Math.max(0, Math.round(wallMs)),
       toolCalls: this.#toolCalls,
       apiCalls: this.#apiCalls,
-      costUsd: this.#costMicro / MICRO,
+      costUsd: usdOf(this.#costNano),
       peakRssMb: Math.round((this.#peakRssBytes / (1024 * 1024)) * 10) / 10,
       egressRequests: egress.requests,
       egressBytesOut: egress.bytesOut,

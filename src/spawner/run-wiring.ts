@@ -110,6 +110,9 @@ export function brokerSession(
     acl,
     takeApiCall: () => meter.takeApiCall(),
     reserveCost: (usd) => meter.reserveCost(usd),
+    settleCost: (reservedUsd, chargedUsd) => {
+      meter.settleCost(reservedUsd, chargedUsd);
+    },
     signal,
     proxyUrl: cred.prepaidProxyUrl ?? cred.proxyUrl,
     // The same rules the gateway applies: web_fetch checks a redirect's target with them, so an

@@ -6,6 +6,7 @@ import { MAX_ERROR_MESSAGE_TO_CHILD } from '../ipc/limits.js';
 import { toolAlias } from '../policy/tool-groups.js';
 import type { ToolDecision } from '../policy/types.js';
 import { ByteBudget, BytePace } from './budget.js';
+import { CallCost, reservationNano, usdOf, type CostDeclaration } from './cost.js';
 import { BUILTIN_TOOLS } from './builtin/index.js';
 import {
   MAX_TOOL_RESULT_BYTES,
@@ -35,6 +36,11 @@ export interface BrokerSession {
   takeApiCall(): boolean;
   /** Reserves `usd` of the cost budget; false = the call would exceed `max_cost_usd`. */
   reserveCost(usd: number): boolean;
+  /**
+   * Settles a reservation made with `reserveCost(reservedUsd)` to `chargedUsd` (<= reservedUsd),
+   * giving the difference back to the budget. Absent: every call is charged its whole reservation.
+   */
+  settleCost?(reservedUsd: number, chargedUsd: number): void;
   /** Aborted when the subagent is terminated. */
   readonly signal: AbortSignal;
   /** The subagent's own gateway credential, for built-in tools only. */
@@ -59,10 +65,14 @@ export interface ToolBrokerOptions {
 
 interface CompiledTool {
   readonly name: string;
-  readonly costUsd: number;
+  readonly cost: CostDeclaration;
   readonly builtin: boolean;
   readonly validate: ValidateFunction;
-  readonly run: (args: unknown, session: BrokerSession) => Promise<unknown>;
+  readonly run: (
+    args: unknown,
+    session: BrokerSession,
+    reportCost: (usd: number) => void,
+  ) => Promise<unknown>;
 }
 
 const MAX_LOGGED_NAME = 128;
@@ -80,6 +90,14 @@ function checkDefinition(name: string, def: unknown): asserts def is ToolDefinit
   const cost = d['costUsd'];
   if (cost !== undefined && (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0)) {
     bad('`costUsd` must be a finite number >= 0');
+  }
+  const max = d['maxCostUsd'];
+  if (
+    max !== undefined &&
+    typeof max !== 'function' &&
+    (typeof max !== 'number' || !Number.isFinite(max) || max < 0)
+  ) {
+    bad('`maxCostUsd` must be a finite number >= 0 or a function of the arguments');
   }
 }
 
@@ -105,7 +123,8 @@ function wireError(err: unknown, tool: string): { code: string; message: string 
 /**
  * The parent-side tool broker. Order of checks per call: ACL (deny/unknown terminates before any
  * handler runs) → arguments against the tool's JSON Schema (invalid = an error result, the
- * subagent made a mistake, not an attack) → API-call and cost quota → handler → size-capped result.
+ * subagent made a mistake, not an attack) → API-call quota → cost reservation (the call's maximum)
+ * → handler → settlement (the reservation becomes what the handler reported) → size-capped result.
  * Every call that passes the ACL costs one API call, even with invalid arguments, so a subagent
  * cannot spin the broker for free. Each call produces exactly one `tool.decision` audit event.
  */
@@ -140,14 +159,15 @@ export class ToolBroker {
     for (const [name, def] of Object.entries(BUILTIN_TOOLS)) {
       this.#tools.set(name, {
         name,
-        costUsd: def.costUsd ?? 0,
+        cost: { costUsd: def.costUsd, maxCostUsd: def.maxCostUsd },
         builtin: true,
         validate: compile(name, def.inputSchema),
-        run: (args, s) =>
+        run: (args, s, reportCost) =>
           def.handler(args, {
             subagentId: s.subagentId,
             agent: s.agent,
             signal: s.signal,
+            reportCost,
             proxyUrl: s.proxyUrl,
             maxResultBytes: this.#maxResultBytes,
             ...this.#budgetOf(s),
@@ -160,11 +180,12 @@ export class ToolBroker {
       const name = canonicalToolName(rawName);
       this.#tools.set(name, {
         name,
-        costUsd: def.costUsd ?? 0,
+        cost: { costUsd: def.costUsd, maxCostUsd: def.maxCostUsd },
         builtin: false,
         validate: compile(rawName, def.inputSchema),
-        // User handlers never see the credential: they get only who is calling and the abort signal.
-        run: (args, s) => def.handler(args, { subagentId: s.subagentId, agent: s.agent, signal: s.signal }),
+        // User handlers never see the credential: who is calling, the abort signal, the cost meter.
+        run: (args, s, reportCost) =>
+          def.handler(args, { subagentId: s.subagentId, agent: s.agent, signal: s.signal, reportCost }),
       });
     }
   }
@@ -247,16 +268,24 @@ export class ToolBroker {
         },
       };
     }
-    if (!session.reserveCost(tool.costUsd)) {
+    const reserved = reservationNano(logged, tool.cost, args);
+    if (typeof reserved !== 'number') {
+      // The parent's own tool declared a cost it cannot have: a bug on our side, not the subagent's.
+      audit(false, 'cost_invalid', decision.rule);
+      return { kind: 'error', error: wireError(reserved, tool.name) };
+    }
+    // Check-and-reserve in this synchronous turn: concurrent calls are decided one after another
+    // against what earlier ones reserved, so together they can never pass the cap.
+    if (!session.reserveCost(usdOf(reserved))) {
       audit(false, 'cost_exceeded', decision.rule);
       return {
         kind: 'violation',
         reason: 'cost_exceeded',
-        detail: `tool call '${logged}' (${tool.costUsd} USD) would exceed max_cost_usd`,
+        detail: `tool call '${logged}' (reserving ${usdOf(reserved)} USD) would exceed max_cost_usd`,
       };
     }
     audit(true, 'allowed', decision.rule);
-    return this.#runAudited(tool, args, session, logged);
+    return this.#runAudited(tool, args, session, logged, new CallCost(logged, reserved));
   }
 
   async #runAudited(
@@ -264,9 +293,21 @@ export class ToolBroker {
     args: unknown,
     session: BrokerSession,
     logged: string,
+    cost: CallCost,
   ): Promise<BrokerOutcome> {
     const started = performance.now();
-    const { outcome, denied } = await this.#run(tool, args, session);
+    const ran = await this.#run(tool, args, session, cost.report);
+    const { denied } = ran;
+    const settled = cost.settle();
+    // A cost fault is the parent's bug and replaces whatever the handler returned: the call was
+    // charged its whole reservation, and the subagent learns the call failed.
+    const outcome: BrokerOutcome =
+      settled.fault === undefined
+        ? ran.outcome
+        : { kind: 'error', error: wireError(settled.fault, tool.name) };
+    if (settled.chargedNano < cost.reservedNano) {
+      session.settleCost?.(usdOf(cost.reservedNano), usdOf(settled.chargedNano));
+    }
     this.#logger.info(
       {
         event: AuditEvent.ToolResult,
@@ -278,7 +319,9 @@ export class ToolBroker {
         code: outcome.kind === 'error' ? outcome.error.code : undefined,
         // A refusal a built-in made on the subagent's behalf (e.g. a redirect): its one audit record.
         denied,
-        costUsd: tool.costUsd,
+        costUsd: usdOf(session.settleCost === undefined ? cost.reservedNano : settled.chargedNano),
+        reservedUsd: usdOf(cost.reservedNano),
+        reportedUsd: settled.reportedNano === null ? undefined : usdOf(settled.reportedNano),
         durationMs: Math.round(performance.now() - started),
       },
       'tool result',
@@ -290,10 +333,11 @@ export class ToolBroker {
     tool: CompiledTool,
     args: unknown,
     session: BrokerSession,
+    reportCost: (usd: number) => void,
   ): Promise<{ outcome: BrokerOutcome; denied?: Readonly<Record<string, unknown>> | undefined }> {
     let value: unknown;
     try {
-      value = await tool.run(args, session);
+      value = await tool.run(args, session, reportCost);
     } catch (err) {
       const denied =
         tool.builtin && err instanceof GuardError && err.code === 'SG_TOOL_REDIRECT_DENIED'

@@ -13,6 +13,19 @@ export interface ToolContext {
   readonly agent: string;
   /** Aborted when the subagent is terminated: long-running handlers must stop. */
   readonly signal: AbortSignal;
+  /**
+   * Adds `usd` to what this call actually cost (cumulative; call it once per upstream charge).
+   * The broker reserved the call's maximum (`maxCostUsd`, else `costUsd`) before the handler ran;
+   * when the handler ends, the reservation settles to the sum reported. A call that reports nothing
+   * is charged its whole reservation. Always present when the broker runs the handler (optional
+   * only so a test can call a handler directly).
+   *
+   * @throws ToolError `SG_TOOL_COST_OVERRUN` when the sum exceeds the reservation, and
+   *   `SG_TOOL_COST_INVALID` for a figure that is not a finite number >= 0 or a report after the
+   *   call ended. Either fails the call (the subagent receives that error) and charges the whole
+   *   reservation, even if the handler catches it.
+   */
+  readonly reportCost?: ((usd: number) => void) | undefined;
 }
 
 /**
@@ -33,8 +46,27 @@ export interface ToolDefinition {
   readonly description: string;
   /** JSON Schema the call's arguments must satisfy (compiled once with ajv). */
   readonly inputSchema: object;
-  /** Metered in the parent for every call that reaches the handler. @default 0 */
+  /**
+   * Metered in the parent for every call that reaches the handler: a fixed price, reserved against
+   * `max_cost_usd` before the handler runs (see {@link ToolDefinition.maxCostUsd} for a variable
+   * one). @default 0
+   */
   readonly costUsd?: number;
+  /**
+   * Variable cost: the most one call may cost, USD, as a number or computed from the call's
+   * (already validated) arguments. The broker reserves it against `max_cost_usd` before the
+   * handler runs — a call that does not fit ends the subagent with `cost_exceeded` — and settles
+   * to what the handler reports with `ctx.reportCost` (the whole reservation when it reports
+   * nothing). A figure that is not a finite number >= 0, or a function that throws, fails the call
+   * with `SG_TOOL_COST_INVALID` before the handler runs. @default costUsd
+   *
+   * @example
+   * ```ts
+   * maxCostUsd: (args) => ((args as { maxTokens: number }).maxTokens * 10) / 1e6,
+   * handler: async (args, ctx) => { const r = await work(args); ctx.reportCost?.(r.usd); return r.answer; },
+   * ```
+   */
+  readonly maxCostUsd?: number | ((args: unknown) => number);
   /** Runs in the parent. Its result must be JSON-serialisable and is size-capped. */
   handler(args: unknown, ctx: ToolContext): Promise<unknown>;
 }
@@ -62,5 +94,6 @@ export interface BuiltinToolDefinition {
   readonly description: string;
   readonly inputSchema: object;
   readonly costUsd?: number;
+  readonly maxCostUsd?: number | ((args: unknown) => number);
   handler(args: unknown, ctx: BuiltinToolContext): Promise<unknown>;
 }

@@ -182,7 +182,7 @@ void describe('ToolBroker', () => {
       logger: collectAudit().logger,
     });
     await broker.call(session(['spy']), 'spy', { x: 1 });
-    assert.deepEqual(Object.keys(seen as object).sort(), ['agent', 'signal', 'subagentId']);
+    assert.deepEqual(Object.keys(seen as object).sort(), ['agent', 'reportCost', 'signal', 'subagentId']);
     assert.ok(!JSON.stringify(seen).includes('secret-password'));
   });
 

@@ -152,6 +152,7 @@ export const AuditRecordSchemas = {
         'api_calls_exceeded',
         'args_invalid',
         'cost_exceeded',
+        'cost_invalid',
       ]),
       rule: z.string().nullable(),
     },
@@ -168,7 +169,13 @@ export const AuditRecordSchemas = {
         .record(z.string(), z.unknown())
         .optional()
         .describe('a refusal a built-in made on the subagent’s behalf (e.g. a redirect)'),
-      costUsd: z.number().nonnegative(),
+      costUsd: z.number().nonnegative().describe('charged for the call (the settled reservation)'),
+      reservedUsd: z.number().nonnegative().describe('reserved against max_cost_usd before the handler ran'),
+      reportedUsd: z
+        .number()
+        .nonnegative()
+        .optional()
+        .describe('what the handler reported with ctx.reportCost (absent: it reported nothing)'),
       durationMs: ms,
     },
     'a tool call finished',

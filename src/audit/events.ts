@@ -43,6 +43,20 @@ export const AuditEvent = {
   EgressClose: 'egress.close',
   /** Egress records left out once a subagent (or the unattributed listener) reached its audit cap, with counts. */
   EgressSuppressed: 'egress.suppressed',
+  /** The OpenClaw plugin was registered in a Gateway (or could not read its configuration). */
+  PluginStart: 'plugin.start',
+  /** One OpenClaw tool call decided by the plugin (agentId, sessionKey, runId, tool, allow, reason). */
+  PluginToolDecision: 'plugin.tool_decision',
+  /** One OpenClaw `sessions_spawn` call decided by the spawn quotas (reserved or refused). */
+  PluginSpawnDecision: 'plugin.spawn_decision',
+  /** OpenClaw reported a spawned subagent (its childSessionKey as sessionKey, runId). */
+  PluginSubagentSpawned: 'plugin.subagent_spawned',
+  /** OpenClaw reported a subagent's end. */
+  PluginSubagentEnded: 'plugin.subagent_ended',
+  /** A spawn reservation was given back (ended, spawn_failed, timeout, gateway_stop). */
+  PluginSpawnReleased: 'plugin.spawn_released',
+  /** One guarded_fetch call and how its subagent ended. */
+  PluginGuardedFetch: 'plugin.guarded_fetch',
 } as const;
 export type AuditEventName = (typeof AuditEvent)[keyof typeof AuditEvent];
 

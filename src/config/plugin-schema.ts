@@ -20,6 +20,8 @@ import {
 
 /** The plugin id: the key under `plugins.entries` and the manifest's `id`. */
 export const PLUGIN_ID = 'subagent-guard';
+/** Tools the OpenClaw plugin registers (the manifest's `contracts.tools`). */
+export const PLUGIN_TOOLS = ['guarded_fetch'] as const;
 
 const { limits } = OPENCLAW_SHAPE;
 const int = (min: number, max: number, what: string) =>
@@ -102,6 +104,32 @@ export const PluginDefaultsSchema = z
     'Defaults merged into every agent (an agent’s own values win; network lists are replaced, not merged).',
   );
 
+/** What the OpenClaw plugin enforces inside the Gateway (ignored by the library and the CLI). */
+export const PluginEnforceSchema = z
+  .strictObject({
+    host_network_tools: z
+      .enum(['deny', 'allow'])
+      .optional()
+      .describe(
+        'OpenClaw\'s host-side network tools (web_fetch, web_search, x_search, browser) for every agent: "deny" leaves guarded_fetch, per agent and audited, as the only path to the network. Default "deny".',
+      ),
+    spawn_release_timeout_seconds: int(1, LIMITS.maxTimeoutSeconds, 'spawn_release_timeout_seconds')
+      .optional()
+      .describe(
+        'A sessions_spawn reservation whose subagent_ended never arrives is released after this many seconds. Default 3600.',
+      ),
+    tool_cost_usd: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, { error: 'expected a tool name' }),
+        z.number().min(0).max(1_000_000),
+      )
+      .optional()
+      .describe(
+        "Metered cost of one call of a tool, USD, counted against the agent's max_cost_usd per run. Default: 0 for every tool.",
+      ),
+  })
+  .describe('What the OpenClaw plugin enforces in the Gateway.');
+
 /** The whole `plugins.entries["subagent-guard"].config` object. */
 export const PluginConfigSchema = z
   .strictObject({
@@ -112,11 +140,14 @@ export const PluginConfigSchema = z
     audit: AuditSchema.optional(),
     defaults: PluginDefaultsSchema.optional(),
     agents: z.record(AgentIdSchema, PluginAgentSchema).optional().describe('Per agent id of agents.entries.'),
+    enforce: PluginEnforceSchema.optional(),
   })
   .describe(`subagent-guard settings in an OpenClaw ${OPENCLAW_VERSION} openclaw.json.`);
 
 /** The validated plugin config. */
 export type PluginConfig = z.output<typeof PluginConfigSchema>;
+/** The validated `enforce` section. */
+export type PluginEnforce = z.output<typeof PluginEnforceSchema>;
 /** One agent's validated plugin settings. */
 export type PluginAgent = z.output<typeof PluginAgentSchema>;
 
@@ -145,6 +176,10 @@ export function buildPluginManifest(): Record<string, unknown> {
     id: PLUGIN_ID,
     name: 'subagent-guard',
     description: 'Security-proxy subagents: tool ACLs, quotas, a filtering egress gateway and an audit log.',
+    // Every tool the entry registers must be declared here, or OpenClaw refuses the registration.
+    contracts: { tools: [...PLUGIN_TOOLS] },
+    // The hooks must be in place before the first tool call, so the runtime loads at startup.
+    activation: { onStartup: true },
     configSchema,
   };
 }

@@ -67,6 +67,9 @@ export function fetchConfig(config: GuardConfig, maxConcurrent: number): GuardCo
     agents[name] = {
       ...agent,
       role: 'subagent',
+      // The fetch program calls no tool (its fetch goes through the gateway): OpenClaw's tool names
+      // mean nothing to this orchestrator, and none are granted.
+      tools: { allowed: [], denied: [] },
       subagents: { ...agent.subagents, allowAgents: [], maxSpawnDepth: 1 },
     };
   }

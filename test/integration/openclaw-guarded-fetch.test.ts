@@ -19,7 +19,11 @@ function listen(host: string, body: string, type: string): Promise<Server> {
     res.setHeader('content-type', type);
     res.end(body);
   });
-  return new Promise((resolve) => server.listen(0, host, () => resolve(server)));
+  return new Promise((resolve) => {
+    server.listen(0, host, () => {
+      resolve(server);
+    });
+  });
 }
 
 void describe('guarded_fetch (the plugin tool, without OpenClaw)', () => {
@@ -78,8 +82,8 @@ void describe('guarded_fetch (the plugin tool, without OpenClaw)', () => {
     assert.equal(Object.hasOwn(details.json, '__proto__'), false);
     const rec = audit.events(AuditEvent.PluginGuardedFetch).at(-1);
     assert.equal(rec?.ok, true);
-    assert.equal(rec?.agentId, 'researcher');
-    assert.equal(rec?.runId, 'run-7');
+    assert.equal(rec.agentId, 'researcher');
+    assert.equal(rec.runId, 'run-7');
   });
 
   void test('refuses a destination outside allowed_cidrs with 403 and ends only that subagent', async () => {
@@ -91,7 +95,7 @@ void describe('guarded_fetch (the plugin tool, without OpenClaw)', () => {
     assert.equal(details.reason, 'egress_denied');
     const rec = audit.events(AuditEvent.PluginGuardedFetch).at(-1);
     assert.equal(rec?.reason, 'egress_denied');
-    assert.equal(rec?.httpStatus, 403);
+    assert.equal(rec.httpStatus, 403);
     assert.ok(audit.events(AuditEvent.EgressDecision).some((e) => e.decision === 'deny' && e.status === 403));
     // The runner is still usable: the violation ended that run only.
     const again = await fetcher.run(caller, { url: `http://127.0.0.2:${port}/y` });

@@ -10,6 +10,8 @@
 import { z } from 'zod';
 import { REFUSAL_REASONS } from '../gateway/reasons.js';
 import { TERMINATION_REASONS, VIOLATION_REASONS } from '../ipc/outcome.js';
+import { PLUGIN_SPAWN_REASONS } from '../openclaw/spawn-guard.js';
+import { PLUGIN_TOOL_REASONS } from '../openclaw/tool-guard.js';
 import { AuditEvent, type AuditEventName } from './events.js';
 
 /**
@@ -64,6 +66,15 @@ const egressUsage = {
 
 const isolationLevel = z.enum(['bubblewrap', 'unshare', 'process']);
 const egressReason = z.enum(['allowed', ...REFUSAL_REASONS]);
+
+/** OpenClaw's own ids, for correlating with its logs (absent when OpenClaw did not send them). */
+const openclawIds = {
+  agentId: name.optional(),
+  sessionKey: name.optional(),
+  runId: name.optional(),
+};
+const pluginToolReason = z.enum(PLUGIN_TOOL_REASONS);
+const pluginSpawnReason = z.enum(PLUGIN_SPAWN_REASONS);
 
 function record<E extends AuditEventName, S extends z.core.$ZodLooseShape>(
   event: E,
@@ -299,6 +310,99 @@ export const AuditRecordSchemas = {
       reasons: z.record(z.string(), count).optional(),
     },
     'egress records left out once an audit cap was reached',
+  ),
+  [AuditEvent.PluginStart]: record(
+    AuditEvent.PluginStart,
+    {
+      plugin: z.literal('subagent-guard'),
+      ok: z.boolean(),
+      agents: z.array(name).optional().describe('agents of agents.entries the plugin enforces for'),
+      hostNetworkTools: z.enum(['deny', 'allow']).optional(),
+      detail: z
+        .string()
+        .optional()
+        .describe('why the configuration is unusable (then every call is refused)'),
+    },
+    'the OpenClaw plugin was registered in a Gateway',
+  ),
+  [AuditEvent.PluginToolDecision]: record(
+    AuditEvent.PluginToolDecision,
+    {
+      ...openclawIds,
+      tool: name.nullable(),
+      allow: z.boolean(),
+      reason: pluginToolReason,
+      rule: z.string().nullable().optional(),
+      calls: count.optional().describe('calls of this run, after this one when allowed'),
+      costUsd: z.number().nonnegative().optional(),
+    },
+    'one OpenClaw tool call decided by the plugin',
+  ),
+  [AuditEvent.PluginSpawnDecision]: record(
+    AuditEvent.PluginSpawnDecision,
+    {
+      ...openclawIds,
+      allow: z.boolean(),
+      reason: pluginSpawnReason,
+      detail: z.string().optional(),
+      agent: name.optional().describe('the agent to be spawned'),
+      depth: count.optional(),
+      reservation: count.optional(),
+      toolCallId: name.optional(),
+    },
+    'one OpenClaw sessions_spawn call decided by the spawn quotas',
+  ),
+  [AuditEvent.PluginSubagentSpawned]: record(
+    AuditEvent.PluginSubagentSpawned,
+    {
+      ...openclawIds,
+      requesterSessionKey: name.optional(),
+      checked: z.boolean().describe('false: no checked sessions_spawn call reserved this child'),
+      malformed: z.literal(true).optional(),
+      reservation: count.optional(),
+      depth: count.optional(),
+    },
+    'OpenClaw reported a spawned subagent (sessionKey is the child session)',
+  ),
+  [AuditEvent.PluginSubagentEnded]: record(
+    AuditEvent.PluginSubagentEnded,
+    {
+      sessionKey: name.optional(),
+      runId: name.optional(),
+      malformed: z.literal(true).optional(),
+      endReason: name.optional(),
+      outcome: name.optional(),
+    },
+    "OpenClaw reported a subagent's end",
+  ),
+  [AuditEvent.PluginSpawnReleased]: record(
+    AuditEvent.PluginSpawnReleased,
+    {
+      agentId: name,
+      requesterAgentId: name,
+      requesterSessionKey: name,
+      sessionKey: name.optional(),
+      runId: name.optional(),
+      reservation: count,
+      cause: z.enum(['ended', 'spawn_failed', 'timeout', 'gateway_stop']),
+    },
+    'a spawn reservation was given back',
+  ),
+  [AuditEvent.PluginGuardedFetch]: record(
+    AuditEvent.PluginGuardedFetch,
+    {
+      ...openclawIds,
+      host: z.string().optional(),
+      subagentId: id.optional(),
+      status: z.enum(['completed', 'failed', 'terminated']).optional(),
+      ok: z.boolean(),
+      reason: name.optional(),
+      code: z.string().optional(),
+      httpStatus: z.number().int().nullable().optional(),
+      bytes: count.optional(),
+      truncated: z.boolean().optional(),
+    },
+    'one guarded_fetch call and how its subagent ended',
   ),
 } as const satisfies Record<AuditEventName, z.ZodObject>;
 

@@ -16,8 +16,20 @@ import type { GuardConfig } from '../config/types.js';
 import { SpawnDeniedError, type SpawnDeniedReason } from '../errors.js';
 import { ParentInstance, SpawnQuotas, ownAgent, type SpawnReservation } from '../spawner/quotas.js';
 
+/** Why a spawn was allowed or refused (the `reason` of `plugin.spawn_decision`). */
+export const PLUGIN_SPAWN_REASONS = [
+  'allowed',
+  'unknown_agent',
+  'agent_not_allowed',
+  'depth_exceeded',
+  'children_exceeded',
+  'rate_exceeded',
+  'queue_full',
+  'concurrency_exceeded',
+  'malformed_event',
+] as const satisfies readonly ('allowed' | SpawnDeniedReason | 'concurrency_exceeded' | 'malformed_event')[];
 /** Why a spawn was allowed or refused. */
-export type PluginSpawnReason = 'allowed' | SpawnDeniedReason | 'concurrency_exceeded';
+export type PluginSpawnReason = (typeof PLUGIN_SPAWN_REASONS)[number];
 
 /** One spawn decision. */
 export interface PluginSpawnDecision {

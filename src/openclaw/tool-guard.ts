@@ -16,17 +16,20 @@ export const HOST_NETWORK_TOOLS: readonly string[] = Object.freeze([
   'browser',
 ]);
 
+/** Why a tool call was allowed or refused (the `reason` of `plugin.tool_decision`). */
+export const PLUGIN_TOOL_REASONS = [
+  'allowed',
+  'not_allowed',
+  'denied_by_rule',
+  'host_network_tool',
+  'api_calls_exceeded',
+  'cost_exceeded',
+  'unknown_agent',
+  'malformed_event',
+  'config_invalid',
+] as const;
 /** Why a tool call was allowed or refused. */
-export type PluginToolReason =
-  | 'allowed'
-  | 'not_allowed'
-  | 'denied_by_rule'
-  | 'host_network_tool'
-  | 'api_calls_exceeded'
-  | 'cost_exceeded'
-  | 'unknown_agent'
-  | 'malformed_event'
-  | 'config_invalid';
+export type PluginToolReason = (typeof PLUGIN_TOOL_REASONS)[number];
 
 /** One tool decision. */
 export interface PluginToolDecision {

@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { AuditEvent } from '../../src/audit/events.js';
+import { validateAuditRecord } from '../../src/audit/record-schema.js';
 import { parseConfig } from '../../src/config/parse.js';
 import { GuardedFetch } from '../../src/openclaw/guarded-fetch.js';
 import { collectAudit } from '../helpers/spawner-audit.js';
@@ -110,5 +111,18 @@ void describe('guarded_fetch (the plugin tool, without OpenClaw)', () => {
   void test('invalid arguments are a tool error, not a spawn', async () => {
     const r = await fetcher.run(caller, { url: 'file:///etc/passwd' });
     assert.deepEqual((r.details as { error: { code: string } }).error.code, 'SG_TOOL_ARGS_INVALID');
+  });
+
+  void test('every plugin.guarded_fetch record fits its published schema', () => {
+    const records = audit.events(AuditEvent.PluginGuardedFetch);
+    assert.ok(records.length >= 4);
+    for (const r of records) {
+      const v = validateAuditRecord({
+        ...r,
+        time: new Date(r.time as number).toISOString(),
+        service: 'subagent-guard',
+      });
+      assert.ok(v.ok, v.ok ? '' : v.issues.join('; '));
+    }
   });
 });

@@ -7,6 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AuditEvent } from '../../../src/audit/events.js';
+import { validateAuditRecord } from '../../../src/audit/record-schema.js';
 import { parseConfig } from '../../../src/config/parse.js';
 import type { PluginEnforce } from '../../../src/config/plugin-schema.js';
 import { PluginGuard } from '../../../src/openclaw/guard.js';
@@ -68,6 +69,18 @@ const call = (toolName: string, params: Record<string, unknown> = {}, toolCallId
   params,
   toolCallId,
 });
+
+/** Every record the guard wrote fits its event's strict schema (the fields pino adds, as the audit logger writes them). */
+function assertRecordsValid(audit: CollectedAudit): void {
+  for (const r of audit.records()) {
+    const v = validateAuditRecord({
+      ...r,
+      time: new Date(r.time as number).toISOString(),
+      service: 'subagent-guard',
+    });
+    assert.ok(v.ok, `${String(r.event)}: ${v.ok ? '' : v.issues.join('; ')}`);
+  }
+}
 
 function decisions(audit: CollectedAudit) {
   return audit.events(AuditEvent.PluginToolDecision);
@@ -386,5 +399,39 @@ void describe('OpenClaw plugin: spawn policy (sessions_spawn)', () => {
     const { guard, audit } = makeGuard();
     guard.subagentSpawned({ childSessionKey: 'agent:helper:subagent:q', agentId: 'helper', runId: 'r' }, {});
     assert.equal(audit.events(AuditEvent.PluginSubagentSpawned)[0]?.checked, false);
+  });
+});
+
+void describe('OpenClaw plugin: audit records', () => {
+  void test('every record of every decision fits the published record schema', () => {
+    const { guard, audit } = makeGuard({ tool_cost_usd: { read: 0.1 } });
+    guard.beforeToolCall(call('read'), ctx('researcher'));
+    guard.beforeToolCall(call('exec'), ctx('researcher'));
+    guard.beforeToolCall(call('web_fetch'), ctx('researcher'));
+    guard.beforeToolCall(call('read'), ctx('nobody'));
+    guard.beforeToolCall({ params: {} }, null);
+    guard.beforeToolCall(call('sessions_spawn', { task: 't', agentId: 'helper' }, 'c1'), ctx('researcher'));
+    guard.beforeToolCall(call('sessions_spawn', { task: 't', agentId: 'main' }, 'c2'), ctx('researcher'));
+    guard.beforeToolCall(call('sessions_spawn', { task: 't', agentId: 7 }, 'c3'), ctx('researcher'));
+    guard.subagentSpawned(
+      { childSessionKey: 'agent:helper:subagent:a', agentId: 'helper', runId: 'cr', mode: 'run' },
+      { requesterSessionKey: 'agent:researcher:main' },
+    );
+    guard.subagentSpawned({ agentId: 'helper' }, {});
+    guard.subagentEnded({ targetSessionKey: 'agent:helper:subagent:a', reason: 'done', outcome: 'ok' }, {});
+    guard.subagentEnded({}, {});
+    guard.beforeToolCall(call('sessions_spawn', { task: 't', agentId: 'helper' }, 'c4'), ctx('researcher'));
+    guard.stop();
+    const events = new Set(audit.records().map((r) => r.event));
+    for (const e of [
+      AuditEvent.PluginToolDecision,
+      AuditEvent.PluginSpawnDecision,
+      AuditEvent.PluginSubagentSpawned,
+      AuditEvent.PluginSubagentEnded,
+      AuditEvent.PluginSpawnReleased,
+    ]) {
+      assert.ok(events.has(e), `no ${e} record`);
+    }
+    assertRecordsValid(audit);
   });
 });

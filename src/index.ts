@@ -79,6 +79,22 @@ export {
   validateAuditRecord,
 } from './audit/record-schema.js';
 export type { AuditRecord } from './audit/record-schema.js';
+export { CHANNEL_PREFIX, DiagnosticsChannels, subscribeTo } from './observability/channels.js';
+export type {
+  DiagnosticsChannelName,
+  DiagnosticsMessages,
+  EgressCloseMessage,
+  EgressDecisionMessage,
+  ExitMessage,
+  QuotaChargeMessage,
+  RunningMessage,
+  SpawnDeniedMessage,
+  SpawnMessage,
+  SubagentRef,
+  ToolDecisionMessage,
+  ToolResultMessage,
+  ViolationMessage,
+} from './observability/channels.js';
 
 // Errors
 export {

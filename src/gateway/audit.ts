@@ -7,8 +7,17 @@ import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
 import { AuditEvent, type AuditEventName } from '../audit/events.js';
 import { toError } from '../errors.js';
+import {
+  channels,
+  DiagnosticsChannels,
+  type EgressCloseMessage,
+  type EgressDecisionMessage,
+} from '../observability/channels.js';
 import { TokenBucket } from './limits.js';
 import type { GatewayReason } from './types.js';
+
+const egressDecisionChannel = channels[DiagnosticsChannels.EgressDecision];
+const egressCloseChannel = channels[DiagnosticsChannels.EgressClose];
 
 /**
  * How many egress records one subject may still write, and what was left out once it may not.
@@ -205,6 +214,19 @@ export class GatewayAudit {
   }
 
   decision(subject: AuditSubject | null, d: DecisionRecord): void {
+    // Published before the audit cap: metrics count every decision, written or not.
+    if (egressDecisionChannel.hasSubscribers) {
+      egressDecisionChannel.publish({
+        subagentId: subject?.id ?? null,
+        agent: subject?.agent,
+        method: d.method,
+        host: d.host,
+        port: d.port,
+        allow: d.allow,
+        reason: d.reason,
+        status: d.status,
+      } satisfies EgressDecisionMessage);
+    }
     if (!this.#admit(subject, 'decision', d.reason)) return;
     const rec = {
       event: AuditEvent.EgressDecision,
@@ -243,6 +265,19 @@ export class GatewayAudit {
   }
 
   close(subject: AuditSubject, c: CloseRecord): void {
+    if (egressCloseChannel.hasSubscribers) {
+      egressCloseChannel.publish({
+        subagentId: subject.id,
+        agent: subject.agent,
+        method: c.method,
+        host: c.host,
+        port: c.port,
+        bytesIn: c.bytesIn,
+        bytesOut: c.bytesOut,
+        durationMs: c.durationMs,
+        end: c.end,
+      } satisfies EgressCloseMessage);
+    }
     if (!this.#admit(subject, 'close', c.end)) return;
     this.#log.info(
       {

@@ -4,7 +4,10 @@
  */
 import type { Constraints } from '../config/types.js';
 import { costNano, usdOf } from '../tools/cost.js';
+import { channels, DiagnosticsChannels } from '../observability/channels.js';
 import type { Usage } from './types.js';
+
+const quotaChannel = channels[DiagnosticsChannels.QuotaCharge];
 
 /** Counters and budgets of one subagent. */
 export class Meter {
@@ -15,7 +18,14 @@ export class Meter {
   #toolCalls = 0;
   #peakRssBytes = 0;
 
-  constructor(constraints: Constraints) {
+  readonly #subject: { readonly subagentId: string; readonly agent: string };
+
+  /** `subject` names the subagent in `quota.charge` diagnostics messages. */
+  constructor(
+    constraints: Constraints,
+    subject: { readonly subagentId: string; readonly agent: string } = { subagentId: '', agent: '' },
+  ) {
+    this.#subject = subject;
     this.#maxApiCalls = constraints.maxApiCalls;
     // Integer nano-dollars: repeated float additions (0.1 + 0.2) must not decide a refusal, and
     // one token of a cheap model costs less than a micro-dollar.
@@ -24,9 +34,19 @@ export class Meter {
 
   /** One unit of the shared budget (tool call or egress request); false = over max_api_calls, not taken. */
   takeApiCall(): boolean {
-    if (this.#apiCalls >= this.#maxApiCalls) return false;
-    this.#apiCalls += 1;
-    return true;
+    const allowed = this.#apiCalls < this.#maxApiCalls;
+    if (allowed) this.#apiCalls += 1;
+    if (quotaChannel.hasSubscribers) {
+      quotaChannel.publish({
+        ...this.#subject,
+        quota: 'api_calls',
+        amount: 1,
+        used: this.#apiCalls,
+        limit: this.#maxApiCalls,
+        allowed,
+      });
+    }
+    return allowed;
   }
 
   /**
@@ -35,9 +55,19 @@ export class Meter {
    */
   reserveCost(usd: number): boolean {
     const nano = costNano(usd);
-    if (nano === null || this.#costNano + nano > this.#maxCostNano) return false;
-    this.#costNano += nano;
-    return true;
+    const allowed = nano !== null && this.#costNano + nano <= this.#maxCostNano;
+    if (allowed) this.#costNano += nano;
+    if (quotaChannel.hasSubscribers) {
+      quotaChannel.publish({
+        ...this.#subject,
+        quota: 'cost_usd',
+        amount: usd,
+        used: usdOf(this.#costNano),
+        limit: usdOf(this.#maxCostNano),
+        allowed,
+      });
+    }
+    return allowed;
   }
 
   /**

@@ -7,6 +7,7 @@ import { nanoid } from 'nanoid';
 import type { Logger } from 'pino';
 import { AuditEvent } from '../audit/events.js';
 import { createAuditLogger } from '../audit/logger.js';
+import { channels, DiagnosticsChannels } from '../observability/channels.js';
 import type { AgentConfig, GuardConfig } from '../config/types.js';
 import { InternalError, SpawnDeniedError, SpawnerError, errorMessage, toError } from '../errors.js';
 import { createEgressGateway } from '../gateway/index.js';
@@ -297,6 +298,8 @@ class LocalOrchestrator implements Orchestrator {
           },
           `spawn denied: ${err.reason}`,
         );
+        const ch = channels[DiagnosticsChannels.SpawnDenied];
+        if (ch.hasSubscribers) ch.publish({ agent: clip(agent), parent: clip(parent), reason: err.reason });
       }
       throw err;
     }
@@ -353,6 +356,16 @@ class LocalOrchestrator implements Orchestrator {
       },
       `subagent spawned (${this.isolation})`,
     );
+    const spawned = channels[DiagnosticsChannels.Spawn];
+    if (spawned.hasSubscribers) {
+      spawned.publish({
+        subagentId: id,
+        agent: agentName,
+        parent,
+        depth: reservation.depth,
+        isolation: this.isolation,
+      });
+    }
     // An already-aborted request ends before it is queued: p-queue would start execute()
     // synchronously, minting a credential and creating a sandbox only to tear them down.
     if (signal?.aborted === true) run.terminate('cancelled', 'the spawn request was aborted by the caller');

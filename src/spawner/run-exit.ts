@@ -3,6 +3,7 @@
  */
 import type { Logger } from 'pino';
 import { AuditEvent } from '../audit/events.js';
+import { channels, DiagnosticsChannels } from '../observability/channels.js';
 import { errorMessage } from '../errors.js';
 import type { Sandbox } from '../sandbox/launcher.js';
 import type { Meter } from './meter.js';
@@ -86,5 +87,17 @@ export function reportExit(r: ExitReport): Outcome {
     },
     `subagent ${final.status}`,
   );
+  const ch = channels[DiagnosticsChannels.Exit];
+  if (ch.hasSubscribers) {
+    ch.publish({
+      subagentId: r.id,
+      agent: r.agent,
+      parent: r.parent,
+      status: final.status,
+      reason: final.status === 'terminated' ? final.reason : undefined,
+      killMs: r.cutAt === 0 ? undefined : ms(r.cutAt),
+      usage: r.usage,
+    });
+  }
   return outcome;
 }

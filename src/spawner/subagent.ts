@@ -13,6 +13,7 @@
  */
 import type { Logger } from 'pino';
 import { AuditEvent } from '../audit/events.js';
+import { channels, DiagnosticsChannels } from '../observability/channels.js';
 import type { AgentConfig, UpstreamProxy } from '../config/types.js';
 import { InternalError, toError } from '../errors.js';
 import type { EgressGateway, ProxyCredential } from '../gateway/types.js';
@@ -118,7 +119,7 @@ export class SubagentRun {
     this.#reservation = params.reservation;
     this.#deps = deps;
     this.#run = new RunStateMachine(params.id);
-    this.#meter = new Meter(params.agent.constraints);
+    this.#meter = new Meter(params.agent.constraints, { subagentId: params.id, agent: params.agent.name });
     this.#output = new HeldOutput(deps.logger, this.#who(), () => this.#secrets());
     this.result = new Promise<Outcome>((resolve) => {
       this.#resolve = resolve;
@@ -226,6 +227,15 @@ export class SubagentRun {
       return;
     }
     this.#run.to('running');
+    const running = channels[DiagnosticsChannels.Running];
+    if (running.hasSubscribers) {
+      running.publish({
+        subagentId: this.id,
+        agent: this.agent.name,
+        parent: this.parent,
+        spawnMs: performance.now() - this.#startedMs,
+      });
+    }
     const sandbox = this.#sandbox;
     if (sandbox !== undefined) this.#child = watchChild(sandbox, this.#watchDeps(sandbox));
   }
@@ -241,6 +251,10 @@ export class SubagentRun {
         { event: AuditEvent.Violation, ...this.#who(), reason, detail },
         `subagent violation: ${reason}`,
       );
+      const ch = channels[DiagnosticsChannels.Violation];
+      if (ch.hasSubscribers) {
+        ch.publish({ subagentId: this.id, agent: this.agent.name, parent: this.parent, reason, detail });
+      }
     }
     this.#conclude({ status: 'terminated', reason, detail });
   }

@@ -15,6 +15,15 @@ import {
   TOOL_BYTES_PER_SECOND_PER_SUBAGENT,
 } from './limits.js';
 import type { BuiltinToolContext, ToolDefinition } from './types.js';
+import {
+  channels,
+  DiagnosticsChannels,
+  type ToolDecisionMessage,
+  type ToolResultMessage,
+} from '../observability/channels.js';
+
+const toolDecisionChannel = channels[DiagnosticsChannels.ToolDecision];
+const toolResultChannel = channels[DiagnosticsChannels.ToolResult];
 
 /** Violations the broker can report; the spawner terminates the subagent with this reason. */
 export type BrokerViolation = 'tool_denied' | 'api_calls_exceeded' | 'cost_exceeded';
@@ -220,6 +229,17 @@ export class ToolBroker {
     const name = canonicalToolName(rawName);
     const logged = name.slice(0, MAX_LOGGED_NAME);
     const audit = (allow: boolean, reason: string, rule: string | null): void => {
+      if (toolDecisionChannel.hasSubscribers) {
+        toolDecisionChannel.publish({
+          subagentId: session.subagentId,
+          agent: session.agent,
+          parent: session.parent,
+          tool: logged,
+          allow,
+          reason,
+          rule,
+        } satisfies ToolDecisionMessage);
+      }
       this.#logger.info(
         {
           event: AuditEvent.ToolDecision,
@@ -308,6 +328,20 @@ export class ToolBroker {
     if (settled.chargedNano < cost.reservedNano) {
       session.settleCost?.(usdOf(cost.reservedNano), usdOf(settled.chargedNano));
     }
+    const costUsd = usdOf(session.settleCost === undefined ? cost.reservedNano : settled.chargedNano);
+    const durationMs = Math.round(performance.now() - started);
+    if (toolResultChannel.hasSubscribers) {
+      toolResultChannel.publish({
+        subagentId: session.subagentId,
+        agent: session.agent,
+        parent: session.parent,
+        tool: logged,
+        ok: outcome.kind === 'ok',
+        code: outcome.kind === 'error' ? outcome.error.code : undefined,
+        costUsd,
+        durationMs,
+      } satisfies ToolResultMessage);
+    }
     this.#logger.info(
       {
         event: AuditEvent.ToolResult,
@@ -319,10 +353,10 @@ export class ToolBroker {
         code: outcome.kind === 'error' ? outcome.error.code : undefined,
         // A refusal a built-in made on the subagent's behalf (e.g. a redirect): its one audit record.
         denied,
-        costUsd: usdOf(session.settleCost === undefined ? cost.reservedNano : settled.chargedNano),
+        costUsd,
         reservedUsd: usdOf(cost.reservedNano),
         reportedUsd: settled.reportedNano === null ? undefined : usdOf(settled.reportedNano),
-        durationMs: Math.round(performance.now() - started),
+        durationMs,
       },
       'tool result',
     );

@@ -54,6 +54,12 @@ export const ErrorCodes = {
     "A tool's cost figure is invalid: its maxCostUsd (number or function of the arguments) or a ctx.reportCost() figure is not a finite number >= 0, the function threw, or a cost was reported after the call ended.",
   SG_TOOL_COST_OVERRUN:
     'A tool handler reported (ctx.reportCost) more than the maximum cost the broker reserved for the call.',
+  SG_MODEL_NOT_ALLOWED:
+    'model_call: the calling agent may not use that model (not in its list or the price table), or asked for more tokens than its limit.',
+  SG_MODEL_KEY_MISSING:
+    'model_call: the parent has no API key for the call (the environment variable is unset or empty, or the key function returned none or threw).',
+  SG_MODEL_UPSTREAM:
+    'model_call: the provider could not be reached, was refused by the address rules, answered with an error status, or sent an answer without usable text and usage.',
   SG_SUBAGENT_FAILED: 'The subagent program threw, crashed or exited without a result.',
   SG_SUBAGENT_OUTPUT: 'The subagent returned a value that is not JSON-serialisable or is too large.',
   SG_USAGE: 'The command line was used incorrectly.',

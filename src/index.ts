@@ -65,6 +65,18 @@ export type {
   Resolver,
 } from './gateway/index.js';
 
+// Built-in model tool: the key stays in the parent, the cost is metered by tokens
+export { modelCallTool, modelCostUsd } from './tools/index.js';
+export type {
+  ModelAgentLimits,
+  ModelCallOptions,
+  ModelCallResult,
+  ModelMessage,
+  ModelPrice,
+  ModelProvider,
+  ModelUsage,
+} from './tools/index.js';
+
 // Policy decisions (pure; useful for dry-runs and custom tooling)
 export { ToolAcl, HostAcl, EgressPolicy, classifyAddress, parseHost } from './policy/index.js';
 export type { AddressClass, AddressClassification, Decision, ToolDecision } from './policy/index.js';

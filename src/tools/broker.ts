@@ -288,7 +288,10 @@ export class ToolBroker {
         },
       };
     }
-    const reserved = reservationNano(logged, tool.cost, args);
+    const reserved = reservationNano(logged, tool.cost, args, {
+      subagentId: session.subagentId,
+      agent: session.agent,
+    });
     if (typeof reserved !== 'number') {
       // The parent's own tool declared a cost it cannot have: a bug on our side, not the subagent's.
       audit(false, 'cost_invalid', decision.rule);

@@ -29,7 +29,13 @@ export function usdOf(nano: number): number {
 /** How a tool declares its cost (the relevant fields of a tool definition). */
 export interface CostDeclaration {
   readonly costUsd?: number | undefined;
-  readonly maxCostUsd?: number | ((args: unknown) => number) | undefined;
+  readonly maxCostUsd?: number | ((args: unknown, who: CostCaller) => number) | undefined;
+}
+
+/** Who makes the call, for a maximum that depends on the agent (e.g. its own token cap). */
+export interface CostCaller {
+  readonly subagentId: string;
+  readonly agent: string;
 }
 
 /**
@@ -37,11 +43,16 @@ export interface CostDeclaration {
  * else `costUsd`, else 0. A figure that is not a finite number >= 0, or a function that throws, is
  * a bug in the parent's tool: `SG_TOOL_COST_INVALID`, and the handler does not run.
  */
-export function reservationNano(tool: string, decl: CostDeclaration, args: unknown): number | ToolError {
+export function reservationNano(
+  tool: string,
+  decl: CostDeclaration,
+  args: unknown,
+  who: CostCaller,
+): number | ToolError {
   const max = decl.maxCostUsd;
   let figure: unknown;
   try {
-    figure = typeof max === 'function' ? max(args) : (max ?? decl.costUsd ?? 0);
+    figure = typeof max === 'function' ? max(args, who) : (max ?? decl.costUsd ?? 0);
   } catch (err) {
     return new ToolError('SG_TOOL_COST_INVALID', `tool '${tool}': maxCostUsd(args) threw`, {
       cause: err,

@@ -54,7 +54,7 @@ export interface ToolDefinition {
   readonly costUsd?: number;
   /**
    * Variable cost: the most one call may cost, USD, as a number or computed from the call's
-   * (already validated) arguments. The broker reserves it against `max_cost_usd` before the
+   * (already validated) arguments and the calling agent. The broker reserves it against `max_cost_usd` before the
    * handler runs — a call that does not fit ends the subagent with `cost_exceeded` — and settles
    * to what the handler reports with `ctx.reportCost` (the whole reservation when it reports
    * nothing). A figure that is not a finite number >= 0, or a function that throws, fails the call
@@ -66,7 +66,7 @@ export interface ToolDefinition {
    * handler: async (args, ctx) => { const r = await work(args); ctx.reportCost?.(r.usd); return r.answer; },
    * ```
    */
-  readonly maxCostUsd?: number | ((args: unknown) => number);
+  readonly maxCostUsd?: number | ((args: unknown, who: { subagentId: string; agent: string }) => number);
   /** Runs in the parent. Its result must be JSON-serialisable and is size-capped. */
   handler(args: unknown, ctx: ToolContext): Promise<unknown>;
 }
@@ -94,6 +94,6 @@ export interface BuiltinToolDefinition {
   readonly description: string;
   readonly inputSchema: object;
   readonly costUsd?: number;
-  readonly maxCostUsd?: number | ((args: unknown) => number);
+  readonly maxCostUsd?: number | ((args: unknown, who: { subagentId: string; agent: string }) => number);
   handler(args: unknown, ctx: BuiltinToolContext): Promise<unknown>;
 }

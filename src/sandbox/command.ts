@@ -170,6 +170,8 @@ export interface BubblewrapOptions {
   readonly node: string;
   /** Read-only binds at the same path inside. */
   readonly readPaths: readonly string[];
+  /** Symlinks recreated inside (pnpm's layout), after the binds: `link` → `target`. */
+  readonly links?: readonly { readonly link: string; readonly target: string }[];
   readonly env: Readonly<Record<string, string>>;
   /** Host scratch dir, bound writable at /scratch; null = a tmpfs there (probe runs). */
   readonly scratchDir: string | null;
@@ -211,6 +213,10 @@ export function bubblewrapArgs(o: BubblewrapOptions): string[] {
   if (!o.node.startsWith('/usr/')) args.push('--ro-bind', o.node, o.node);
   args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--tmpfs', '/run');
   for (const p of o.readPaths) args.push('--ro-bind', p, p);
+  // A link, not a bind: inside, the resolver then realpaths to the same file URL as outside, so a
+  // module reached both ways (the entry's `subagent-guard/runtime`, the runtime's own import) is
+  // one instance.
+  for (const l of o.links ?? []) args.push('--symlink', l.target, l.link);
   if (o.scratchDir === null) args.push('--tmpfs', SANDBOX_SCRATCH);
   else args.push('--bind', o.scratchDir, SANDBOX_SCRATCH);
   if (o.gatewaySocket !== undefined) args.push('--ro-bind', o.gatewaySocket, SANDBOX_GATEWAY_SOCKET);

@@ -28,7 +28,14 @@ import {
 } from './command.js';
 import { hostCapabilities, type HostCapabilities } from './detect.js';
 import { OutputDrain } from './output.js';
-import { agentReadPaths, assertSafePermissionPath, runtimeBootstrapPath, runtimeReadPaths } from './paths.js';
+import {
+  agentReadPaths,
+  assertSafePermissionPath,
+  runtimeBootstrapPath,
+  runtimeLinks,
+  runtimeReadPaths,
+  type ResolverLink,
+} from './paths.js';
 import { LocalSandbox } from './local-sandbox.js';
 import { sandboxCgroupName, type ClaimedShim, type LaunchPark } from './park.js';
 import type { LaunchSpec, Sandbox } from './types.js';
@@ -129,6 +136,7 @@ function buildArgv(
   inner: readonly string[],
   readPaths: readonly string[],
   env: Record<string, string>,
+  links: readonly ResolverLink[],
 ): string[] {
   const argv: string[] = [];
   if (caps.prlimit !== null) {
@@ -143,7 +151,8 @@ function buildArgv(
         caps.bwrap,
         ...bubblewrapArgs({
           node: caps.node,
-          readPaths,
+          readPaths: readPaths.filter((p) => !links.some((l) => l.link === p)),
+          links,
           env,
           scratchDir: spec.scratchDir,
           ...(socket === undefined ? {} : { gatewaySocket: socket }),
@@ -218,7 +227,11 @@ export async function launch(spec: LaunchSpec, park?: LaunchPark): Promise<Sandb
     ...(spec.protectedPaths === undefined ? {} : { protectedPaths: spec.protectedPaths }),
   });
   const entry = realpathSync(spec.entry);
-  const readPaths = [...new Set([...runtimeReadPaths(), ...agentPaths])];
+  // pnpm's layout: the links the child's imports walk through are granted by their own path (the
+  // permission model checks the resolver's realpath call there) and recreated as links in a
+  // bubblewrap root; what they lead to is already granted by realpath.
+  const links = runtimeLinks(dirname(entry));
+  const readPaths = [...new Set([...runtimeReadPaths(), ...agentPaths, ...links.map((l) => l.link)])];
   for (const p of [...readPaths, entry, spec.scratchDir]) assertSafePermissionPath(p);
 
   try {
@@ -253,7 +266,7 @@ export async function launch(spec: LaunchSpec, park?: LaunchPark): Promise<Sandb
     runtimeBootstrapPath,
     entry,
   ];
-  const argv = buildArgv(spec, caps, inner, readPaths, env);
+  const argv = buildArgv(spec, caps, inner, readPaths, env, links);
   // Built (and checked) on every path, before anything is claimed or created.
   const line = claimLine(spec.scratchDir, home, argv);
   const [file, ...args] = argv;

@@ -2,7 +2,7 @@
  * Where things are: the compiled runtime, the packages it needs, the user entry's own directory and explicit grants.
  * These become the only `--allow-fs-read` paths and (under bubblewrap) the only read-only binds.
  */
-import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +44,65 @@ export function findPackageDir(start: string, name?: string): string | undefined
     if (up === dir) return undefined;
     dir = up;
   }
+}
+
+/** A symlink Node's resolver walks through (pnpm's layout), and the realpath it leads to. */
+export interface ResolverLink {
+  /** The symlink's own path, as the resolver reaches it. */
+  readonly link: string;
+  /** Its realpath. */
+  readonly target: string;
+}
+
+/**
+ * The symlinks of the `node_modules/<name>` Node's resolver finds first walking up from
+ * `fromDir` (pnpm links every package from `.pnpm/`; npm installs real directories: none). The resolver
+ * realpaths what it finds, and the permission model checks that call against the symlink's own
+ * path, so granting only realpaths breaks every import through a link (ERR_ACCESS_DENIED).
+ */
+export function resolverLinks(fromDir: string, name: string): ResolverLink[] {
+  for (let dir = fromDir; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules', name);
+    let exists = false;
+    try {
+      lstatSync(candidate);
+      exists = true;
+    } catch {
+      // Not here: keep walking up, as the resolver does.
+    }
+    if (exists) return linkChain(candidate);
+    if (dirname(dir) === dir) return [];
+  }
+}
+
+/** Every symlink from `path` to its realpath (a link may lead to another link), each with the final target. */
+function linkChain(path: string): ResolverLink[] {
+  let target: string;
+  try {
+    target = realpathSync(path);
+  } catch {
+    return []; // dangling: the resolver skips it too
+  }
+  const out: ResolverLink[] = [];
+  for (let cur = path, hops = 0; hops < 32 && lstatSync(cur).isSymbolicLink(); hops++) {
+    out.push({ link: cur, target });
+    cur = resolve(dirname(cur), readlinkSync(cur));
+  }
+  return out;
+}
+
+/**
+ * The symlinks the child's imports go through: undici from the runtime, and `subagent-guard`
+ * from the entry when that link leads to this very package. Empty in npm's flat layout.
+ */
+export function runtimeLinks(entryDir?: string): readonly ResolverLink[] {
+  const out = resolverLinks(realpathSync(compiledRoot), 'undici');
+  if (entryDir !== undefined) {
+    const pkgDir = findPackageDir(compiledRoot);
+    const self = resolverLinks(entryDir, 'subagent-guard');
+    if (pkgDir !== undefined && self[0]?.target === realpathSync(pkgDir)) out.push(...self);
+  }
+  return out;
 }
 
 /**
@@ -244,6 +303,7 @@ export function configReadGrants(config: GuardConfig): Record<string, AgentReads
           ...new Set([
             ...runtimeReadPaths(),
             ...agentReadPaths(agent.entry, { protectedPaths, grants: agent.readPaths ?? [] }),
+            ...runtimeLinks(entryReadDir(agent.entry)).map((l) => l.link),
           ]),
         ],
       };

@@ -3,11 +3,13 @@
  * and arethetypeswrong, unpacked into an app's node_modules (npm's flat layout) where the CLI
  * checks the shipped example config, the JSON Schema resolves as `subagent-guard/schema.json`,
  * every source map points at a shipped file, and README's TypeScript entry snippet type-checks
- * against the packed declarations.
+ * against the packed declarations. The same package in pnpm's symlinked layout (every package a
+ * link into `.pnpm/`) must give a subagent the same egress as npm's, at every isolation level.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import {
+  chmodSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -30,6 +32,77 @@ let work = '';
 let tarball = '';
 let app = '';
 let pkg = '';
+let pnpmApp = '';
+
+const AGENT = `import { defineSubagent } from 'subagent-guard/runtime';
+export default defineSubagent(async (task) => {
+  const res = await fetch(task.url);
+  return { status: res.status, body: await res.text() };
+});
+`;
+
+// An app's own orchestrator: one subagent fetches from a loopback origin through the gateway.
+const HOST = `import { createServer } from 'node:http';
+import { createOrchestrator, parseConfig } from 'subagent-guard';
+const server = createServer((req, res) => res.end('hello')).listen(0, '127.0.0.2');
+await new Promise((r) => server.once('listening', r));
+const port = server.address().port;
+const config = parseConfig({
+  audit: { path: './audit.log' },
+  agents: {
+    main: { role: 'parent', subagents: { allowAgents: ['fetcher'] } },
+    fetcher: {
+      entry: './agents/fetcher.mjs',
+      network: { allowed_domains: ['api.test'], allowed_ports: [port], allowed_cidrs: ['127.0.0.2/32'] },
+    },
+  },
+}, { baseDir: process.cwd() });
+const o = await createOrchestrator({
+  config,
+  isolation: process.argv[2],
+  warnWeakerIsolation: false,
+  resolver: async () => [{ address: '127.0.0.2', family: 4 }],
+});
+try {
+  const out = await o.run({ parent: 'main', agent: 'fetcher', task: { url: 'http://api.test:' + port + '/' } });
+  console.log(JSON.stringify({ level: o.isolation, ...out, usage: undefined }));
+} finally {
+  await o.close();
+  server.close();
+}
+`;
+
+function writeApp(dir: string): void {
+  mkdirSync(join(dir, 'agents'), { recursive: true });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
+  writeFileSync(join(dir, 'agents', 'fetcher.mjs'), AGENT);
+  writeFileSync(join(dir, 'host.mjs'), HOST);
+}
+
+/**
+ * pnpm's layout: `node_modules/subagent-guard` links to `.pnpm/subagent-guard@V/node_modules/
+ * subagent-guard` (a real directory), whose dependencies are links beside it to
+ * `.pnpm/<dep>@V/node_modules/<dep>` (here links themselves, to the repo's installed copies).
+ */
+function writePnpmLayout(dir: string): void {
+  const store = join(dir, 'node_modules', '.pnpm');
+  const own = join(store, 'subagent-guard@0.0.0', 'node_modules');
+  mkdirSync(own, { recursive: true });
+  const x = run('tar', ['-xzf', tarball, '-C', own], dir);
+  assert.equal(x.status, 0, x.out);
+  renameSync(join(own, 'package'), join(own, 'subagent-guard'));
+  for (const name of readdirSync(join(repoRoot, 'node_modules'))) {
+    if (name.startsWith('.') || name === 'subagent-guard') continue;
+    const at = join(store, `${name}@0.0.0`, 'node_modules');
+    mkdirSync(at, { recursive: true });
+    symlinkSync(join(repoRoot, 'node_modules', name), join(at, name));
+    symlinkSync(join('..', '..', `${name}@0.0.0`, 'node_modules', name), join(own, name));
+  }
+  symlinkSync(
+    join('.pnpm', 'subagent-guard@0.0.0', 'node_modules', 'subagent-guard'),
+    join(dir, 'node_modules', 'subagent-guard'),
+  );
+}
 
 function run(cmd: string, args: string[], cwd: string): { status: number | null; out: string } {
   const r = spawnSync(cmd, args, {
@@ -62,7 +135,12 @@ before(() => {
   pkg = join(app, 'node_modules', 'subagent-guard');
   renameSync(join(app, 'node_modules', 'package'), pkg);
   linkDependencies(join(app, 'node_modules'));
-  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
+  writeApp(app);
+  pnpmApp = join(work, 'pnpm-app');
+  writeApp(pnpmApp);
+  writePnpmLayout(pnpmApp);
+  // Process-level children of a root orchestrator run as uid 65534: the apps must be readable to it.
+  chmodSync(work, 0o755);
 });
 
 after(() => {
@@ -157,4 +235,23 @@ void describe('the packed package', { timeout: 240_000 }, () => {
     const r = run(bin('tsc'), ['-p', 'tsconfig.json'], app);
     assert.equal(r.status, 0, r.out);
   });
+});
+
+void describe('a subagent of an app in npm and pnpm layouts', { timeout: 120_000 }, () => {
+  for (const layout of ['npm', 'pnpm'] as const) {
+    for (const level of ['process', 'auto'] as const) {
+      void test(`${layout} layout, isolation '${level}': the subagent's fetch reaches an allowed origin`, () => {
+        const dir = layout === 'npm' ? app : pnpmApp;
+        const r = run(process.execPath, ['host.mjs', level], dir);
+        assert.equal(r.status, 0, r.out);
+        const line = r.out.trim().split('\n').at(-1) ?? '';
+        const outcome = JSON.parse(line) as { status: string; output?: unknown; level: string };
+        assert.deepEqual(
+          { status: outcome.status, output: outcome.output },
+          { status: 'completed', output: { status: 200, body: 'hello' } },
+          line,
+        );
+      });
+    }
+  }
 });

@@ -4,11 +4,19 @@
  * may block clone flags). The result is cached for the life of the process.
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, realpathSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probeCgroup, type CgroupBase } from './cgroup.js';
-import { NOBODY, bubblewrapArgs, unshareArgs, type UnshareVariant } from './command.js';
+import { NOBODY, bubblewrapArgs, childEnv, unshareArgs, type UnshareVariant } from './command.js';
+import { ociSpec, runscArgs, writeBundle } from './gvisor.js';
 import type { IsolationLevel, IsolationReport } from './types.js';
+
+/** The runsc binary that ran a probe container here, or why there is none. */
+export interface GvisorCapability {
+  readonly runsc: string | null;
+  readonly detail: string;
+}
 
 /** Everything the launcher needs to know about this machine. */
 export interface HostCapabilities {
@@ -172,12 +180,75 @@ export function hostCapabilities(): Promise<HostCapabilities> {
 }
 
 /**
+ * Probes gVisor: runs `node --version` in a real OCI container under `runsc run` (the same
+ * bundle layout and flags as a launch). runsc needs root here: a rootless Sentry cannot set up
+ * its namespaces and chroot, so a non-root process never has the level.
+ */
+export async function probeGvisor(
+  base: HostCapabilities,
+  searchDirs: readonly string[] = SEARCH_DIRS,
+): Promise<GvisorCapability> {
+  if (process.platform !== 'linux') return { runsc: null, detail: `not supported on ${process.platform}` };
+  const runsc = findExecutable('runsc', searchDirs);
+  if (runsc === null) return { runsc: null, detail: 'runsc not installed' };
+  if (!base.root) return { runsc: null, detail: `${runsc} needs root (rootless runsc is not supported)` };
+  if (base.sh === null) return { runsc: null, detail: 'no /bin/sh for the IPC shims' };
+  const dir = mkdtempSync(join(tmpdir(), 'sg-probe-gvisor-'));
+  try {
+    const bundle = join(dir, 'bundle');
+    writeBundle(
+      bundle,
+      ociSpec({
+        args: [base.node, '--version'],
+        env: childEnv('/scratch'),
+        node: base.node,
+        readPaths: [],
+        user: NOBODY,
+        maxOpenFiles: 64,
+        memoryBytes: 256 * 1024 * 1024,
+      }),
+    );
+    const r = await tryRun(
+      [runsc, ...runscArgs({ stateDir: join(dir, 'state'), bundle, containerId: 'sg-probe' })],
+      15_000,
+    );
+    return r.ok ? { runsc, detail: `${runsc} works` } : { runsc: null, detail: `${runsc} failed: ${r.why}` };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+let cachedGvisor: Promise<GvisorCapability> | undefined;
+
+/** Probes gVisor once per process, on demand only (a probe container costs about a second). */
+export function gvisorCapability(): Promise<GvisorCapability> {
+  cachedGvisor ??= hostCapabilities().then((caps) => probeGvisor(caps));
+  return cachedGvisor;
+}
+
+/**
  * Which isolation levels work here, the strongest one, and whether cgroups can cap memory.
+ * `gvisor` is probed only when asked for (`{ gvisor: true }`: it starts a real container, about a
+ * second); `best` never names it, because `auto` does not choose it unless the operator opts in.
  *
  * @example
  * const { best, available } = await detectIsolation(); // e.g. 'bubblewrap', ['bubblewrap','unshare','process']
+ * const withGvisor = await detectIsolation({ gvisor: true }); // ['gvisor','bubblewrap',...] where runsc works
  */
-export async function detectIsolation(): Promise<IsolationReport> {
+export async function detectIsolation(opts: { readonly gvisor?: boolean } = {}): Promise<IsolationReport> {
   const caps = await hostCapabilities();
-  return { ...caps.report, available: [...caps.report.available], details: { ...caps.report.details } };
+  const report = {
+    ...caps.report,
+    available: [...caps.report.available],
+    details: { ...caps.report.details },
+  };
+  if (opts.gvisor !== true) {
+    report.details.gvisor =
+      'not probed (detectIsolation({ gvisor: true }) or isolation gvisor / auto+gvisor)';
+    return report;
+  }
+  const g = await gvisorCapability();
+  report.details.gvisor = g.detail;
+  if (g.runsc !== null) report.available.unshift('gvisor');
+  return report;
 }

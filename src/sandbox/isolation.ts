@@ -11,6 +11,8 @@ export function chooseIsolation(
   best: IsolationLevel,
 ): IsolationLevel {
   if (requested === 'auto') return best;
+  // Opt-in only: gVisor costs about half a second per start, so plain `auto` never picks it.
+  if (requested === 'auto+gvisor') return available.includes('gvisor') ? 'gvisor' : best;
   const level =
     requested === 'namespace'
       ? (['bubblewrap', 'unshare'] as const).find((l) => available.includes(l))
@@ -23,7 +25,9 @@ export function chooseIsolation(
         ? "bubblewrap or 'unshare -Urn'"
         : requested === 'unshare'
           ? "'unshare -Urn'"
-          : requested;
+          : requested === 'gvisor'
+            ? 'runsc (gVisor) running as root'
+            : requested;
     throw new SpawnerError(
       'SG_ISOLATION_UNAVAILABLE',
       `isolation '${requested}' needs ${need}; available here: ${available.join(', ')}`,

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, realpathSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { SpawnerError } from '../errors.js';
 import { MemoryCgroup } from './cgroup.js';
@@ -26,7 +26,8 @@ import {
   setprivShim,
   unshareArgs,
 } from './command.js';
-import { hostCapabilities, type HostCapabilities } from './detect.js';
+import { gvisorCapability, hostCapabilities, type HostCapabilities } from './detect.js';
+import { RUNSC_TMPDIR, gvisorInnerShim, ociSpec, runscArgs, runscStdinShim, writeBundle } from './gvisor.js';
 import { OutputDrain } from './output.js';
 import {
   agentReadPaths,
@@ -43,14 +44,14 @@ import type { LaunchSpec, Sandbox } from './types.js';
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const DEFAULT_OUTPUT_BUDGET = 64 * 1024;
 
-function validate(spec: LaunchSpec, caps: HostCapabilities): void {
+function validate(spec: LaunchSpec, caps: HostCapabilities, runsc: string | null): void {
   if (!ID_PATTERN.test(spec.id)) {
     throw new SpawnerError(
       'SG_SANDBOX_LAUNCH',
       `sandbox id must match ${ID_PATTERN.source}, got ${JSON.stringify(spec.id)}`,
     );
   }
-  if (!caps.report.available.includes(spec.level)) {
+  if (spec.level === 'gvisor' ? runsc === null : !caps.report.available.includes(spec.level)) {
     const why = caps.report.details[spec.level] ?? 'not detected';
     throw new SpawnerError(
       'SG_ISOLATION_UNAVAILABLE',
@@ -129,6 +130,54 @@ function handOver(spec: LaunchSpec, ids: RunAs): void {
   if (owned !== undefined) chmodSync(owned, 0o711);
 }
 
+/**
+ * The gVisor argv: runsc in the foreground (dies with the orchestrator through setpriv's
+ * parent-death signal, and takes its Sentry and gofer with it), its OCI bundle and state
+ * directory written below the host scratch dir (which the sandbox never sees: its /scratch is a
+ * tmpfs inside the Sentry), so `dispose()` removes them with it. The open-file limit is in the
+ * spec: prlimit on runsc itself would starve the Sentry, which holds host fds for the sandbox.
+ */
+function gvisorArgv(
+  spec: LaunchSpec,
+  caps: HostCapabilities,
+  runsc: string | null,
+  inner: readonly string[],
+  readPaths: readonly string[],
+  env: Record<string, string>,
+): string[] {
+  if (runsc === null || caps.sh === null)
+    throw new SpawnerError('SG_ISOLATION_UNAVAILABLE', 'gvisor (runsc) is not available');
+  const socket = spec.gateway.unixSocketPath;
+  const bundle = join(spec.scratchDir, 'oci');
+  const user = spec.runAs ?? NOBODY;
+  try {
+    // The Sentry checks the socket's owner and mode as the subagent's uid sees them: it must own
+    // it to connect. Nobody else can reach it (it lies in the sandbox's own 0700 directory).
+    if (socket !== undefined) chownSync(socket, user.uid, user.gid);
+    writeBundle(
+      bundle,
+      ociSpec({
+        args: [...gvisorInnerShim(caps.sh), ...inner],
+        env,
+        node: caps.node,
+        readPaths,
+        ...(socket === undefined ? {} : { gatewaySocket: socket }),
+        user,
+        maxOpenFiles: spec.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES,
+        memoryBytes: Math.floor(spec.maxMemoryMb * 1024 * 1024),
+      }),
+    );
+  } catch (err) {
+    throw new SpawnerError('SG_SANDBOX_LAUNCH', `cannot write the OCI bundle of ${spec.id}`, { cause: err });
+  }
+  return [
+    ...(caps.setpriv === null ? [] : [caps.setpriv, '--pdeathsig', 'KILL', '--']),
+    ...runscStdinShim(caps.sh),
+    runsc,
+    ...runscArgs({ stateDir: join(spec.scratchDir, 'runsc'), bundle, containerId: `sg-${spec.id}` }),
+  ];
+}
+
 /** The argv (first element = executable) for a spec, outermost wrapper first, without the cgroup shim. */
 function buildArgv(
   spec: LaunchSpec,
@@ -175,6 +224,8 @@ function buildArgv(
       if (caps.setpriv !== null) argv.push(...setprivShim(caps.setpriv, processIdentity(spec, caps)));
       break;
     }
+    case 'gvisor':
+      throw new SpawnerError('SG_SANDBOX_LAUNCH', 'gvisor argv is built by gvisorArgv');
   }
   argv.push(...inner);
   return argv;
@@ -221,7 +272,8 @@ function claimParked(park: LaunchPark, id: string, limitBytes: number, line: str
  */
 export async function launch(spec: LaunchSpec, park?: LaunchPark): Promise<Sandbox> {
   const caps = await hostCapabilities();
-  validate(spec, caps);
+  const runsc = spec.level === 'gvisor' ? (await gvisorCapability()).runsc : null;
+  validate(spec, caps, runsc);
   const agentPaths = agentReadPaths(spec.entry, {
     ...(spec.readGrants === undefined ? {} : { grants: spec.readGrants }),
     ...(spec.protectedPaths === undefined ? {} : { protectedPaths: spec.protectedPaths }),
@@ -255,7 +307,15 @@ export async function launch(spec: LaunchSpec, park?: LaunchPark): Promise<Sandb
     assertAccessible(spec.scratchDir, ids, 7);
   }
 
-  const home = spec.level === 'bubblewrap' ? SANDBOX_SCRATCH : realpathSync(spec.scratchDir);
+  // Under gVisor the host-side process is runsc, whose sandbox process mounts a tmpfs over its
+  // TMPDIR (in its own mount namespace) as its chroot, as an unprivileged uid: /tmp, which that uid
+  // can reach. The subagent's own environment, with /scratch, is in the OCI spec.
+  const home =
+    spec.level === 'bubblewrap'
+      ? SANDBOX_SCRATCH
+      : spec.level === 'gvisor'
+        ? RUNSC_TMPDIR
+        : realpathSync(spec.scratchDir);
   const env = childEnv(home);
   // The V8 heap cap stays on every level even where it costs startup (Node 20 drops its code
   // cache when a V8 flag is set, ~15 ms per spawn): it is the layer that stops a heap hog fastest,
@@ -266,7 +326,12 @@ export async function launch(spec: LaunchSpec, park?: LaunchPark): Promise<Sandb
     runtimeBootstrapPath,
     entry,
   ];
-  const argv = buildArgv(spec, caps, inner, readPaths, env, links);
+  // Under gVisor a symlink of pnpm's layout is bound at its own path (the bind follows it), so the
+  // resolver finds the package there as it would through the link.
+  const argv =
+    spec.level === 'gvisor'
+      ? gvisorArgv(spec, caps, runsc, inner, readPaths, childEnv(SANDBOX_SCRATCH))
+      : buildArgv(spec, caps, inner, readPaths, env, links);
   // Built (and checked) on every path, before anything is claimed or created.
   const line = claimLine(spec.scratchDir, home, argv);
   const [file, ...args] = argv;
@@ -340,7 +405,7 @@ export async function launch(spec: LaunchSpec, park?: LaunchPark): Promise<Sandb
     stderr,
     scratchDir: spec.scratchDir,
     gatewaySocketPath:
-      spec.level === 'bubblewrap'
+      spec.level === 'bubblewrap' || spec.level === 'gvisor'
         ? SANDBOX_GATEWAY_SOCKET
         : spec.level === 'unshare'
           ? spec.gateway.unixSocketPath

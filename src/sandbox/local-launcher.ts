@@ -38,8 +38,10 @@ export interface LocalLauncherOptions {
  * @throws SpawnerError SG_ISOLATION_UNAVAILABLE
  */
 export async function createLocalLauncher(opts: LocalLauncherOptions): Promise<Launcher> {
-  const detected = await detectIsolation();
-  const level = chooseIsolation(opts.isolation ?? 'auto', detected.available, detected.best);
+  const requested = opts.isolation ?? 'auto';
+  // runsc is probed (a real container, about a second) only when it may be chosen.
+  const detected = await detectIsolation({ gvisor: requested === 'gvisor' || requested === 'auto+gvisor' });
+  const level = chooseIsolation(requested, detected.available, detected.best);
   // Directories of sandboxes whose orchestrator was killed outright (no teardown ran).
   const staleDirsRemoved = sweepStaleSandboxDirs().length;
   return new LocalLauncher(level, opts, {

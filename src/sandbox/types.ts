@@ -8,22 +8,34 @@ import type { Duplex } from 'node:stream';
 
 /**
  * Isolation levels, strongest first.
+ * - `gvisor`: `runsc` (gVisor): a user-space kernel between the subagent and the host, in an OCI
+ *   container with no network, read-only binds, tmpfs scratch. About half a second per start.
  * - `bubblewrap`: new network, PID, IPC and UTS namespaces, read-only binds, tmpfs, cleared env.
  * - `unshare`: `unshare -Urn` (plus a PID namespace where possible): no network but the gateway's
  *   Unix socket; the filesystem (and every filesystem Unix socket) stays visible.
  * - `process`: a plain child process; only the Node permission model and the proxy settings.
  */
-export type IsolationLevel = 'bubblewrap' | 'unshare' | 'process';
+export type IsolationLevel = 'gvisor' | 'bubblewrap' | 'unshare' | 'process';
 
 /**
- * What a caller may ask for: `auto` = the strongest level available; `namespace` = at least a
- * network namespace (bubblewrap, else unshare); an exact level (`bubblewrap`, `unshare`,
- * `process`) = exactly that one. A level that is not available is an error, never a downgrade.
+ * What a caller may ask for: `auto` = the strongest level available except `gvisor` (its start
+ * cost is the operator's call); `auto+gvisor` = `gvisor` where runsc works here, else as `auto`;
+ * `namespace` = at least a network namespace (bubblewrap, else unshare); an exact level
+ * (`gvisor`, `bubblewrap`, `unshare`, `process`) = exactly that one. A level that is not available
+ * is an error, never a downgrade.
  */
-export type IsolationRequest = 'auto' | 'namespace' | IsolationLevel;
+export type IsolationRequest = 'auto' | 'auto+gvisor' | 'namespace' | IsolationLevel;
 
 /** Every level, strongest first. */
-export const ISOLATION_LEVELS: readonly IsolationLevel[] = ['bubblewrap', 'unshare', 'process'];
+export const ISOLATION_LEVELS: readonly IsolationLevel[] = ['gvisor', 'bubblewrap', 'unshare', 'process'];
+
+/** Every value of {@link IsolationRequest}. */
+export const ISOLATION_REQUESTS: readonly IsolationRequest[] = [
+  'auto',
+  'auto+gvisor',
+  'namespace',
+  ...ISOLATION_LEVELS,
+];
 
 /** Which cgroup version the launcher can use for a kernel memory limit. */
 export type CgroupVersion = 'v2' | 'v1';
@@ -32,7 +44,7 @@ export type CgroupVersion = 'v2' | 'v1';
 export interface IsolationReport {
   /** Levels that work here, strongest first; always contains `process`. */
   readonly available: IsolationLevel[];
-  /** The strongest available level. */
+  /** The strongest available level `auto` chooses (never `gvisor`: see `auto+gvisor`). */
   readonly best: IsolationLevel;
   /** The cgroup version usable for memory limits, or null (RSS polling only). */
   readonly cgroup: CgroupVersion | null;
@@ -87,7 +99,7 @@ export interface LaunchSpec {
   readonly maxOpenFiles?: number;
   /**
    * Identity of a `process`-level child when the orchestrator runs as root (ignored otherwise: a
-   * non-root orchestrator cannot switch uid). The entry, the runtime and node must be readable to
+   * non-root orchestrator cannot switch uid), and of the subagent inside a `gvisor` sandbox. The entry, the runtime and node must be readable to
    * it. @default { uid: 65534, gid: 65534 }
    */
   readonly runAs?: { readonly uid: number; readonly gid: number };

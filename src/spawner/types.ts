@@ -64,7 +64,7 @@ export interface OrchestratorOptions {
   readonly logger?: Logger;
   /** DNS for the gateway. @default system lookup (all addresses) */
   readonly resolver?: Resolver;
-  /** @default 'auto' (the strongest level available) */
+  /** @default 'auto' (the strongest level available but `gvisor`, which `'auto+gvisor'` opts into) */
   readonly isolation?: IsolationRequest;
   /** Spawns waiting for a concurrency slot across the orchestrator; beyond: `queue_full`. @default 1000 */
   readonly maxQueued?: number;

@@ -1,9 +1,10 @@
+import { ISOLATION_REQUESTS } from '../sandbox/types.js';
 import { SpawnerError } from '../errors.js';
 import { MAX_OBJECT_KEYS, MAX_VALUE_DEPTH } from '../ipc/limits.js';
 import { jsonShapeProblem } from '../ipc/shape.js';
 import type { OrchestratorOptions, SpawnRequest } from './types.js';
 
-const ISOLATION = new Set(['auto', 'namespace', 'process', 'bubblewrap', 'unshare']);
+const ISOLATION = new Set<string>(ISOLATION_REQUESTS);
 
 function bad(what: string): never {
   throw new SpawnerError('SG_ORCHESTRATOR_INVALID_OPTIONS', `createOrchestrator(): ${what}`);
@@ -30,7 +31,7 @@ export function validateOrchestratorOptions(opts: unknown): asserts opts is Orch
   if (typeof config['baseDir'] !== 'string') bad('`config.baseDir` must be a string');
   const iso = opts['isolation'];
   if (iso !== undefined && (typeof iso !== 'string' || !ISOLATION.has(iso))) {
-    bad("`isolation` must be 'auto', 'namespace', 'bubblewrap', 'unshare' or 'process'");
+    bad(`\`isolation\` must be one of ${ISOLATION_REQUESTS.map((r) => `'${r}'`).join(', ')}`);
   }
   const tools = opts['tools'];
   if (tools !== undefined && !isRecord(tools)) bad('`tools` must be an object of tool definitions');

@@ -43,7 +43,7 @@ export async function startContainment(
   level: IsolationLevel,
   opts: { gateway?: Partial<GatewayConfig>; extraPorts?: number[]; agents?: Record<string, AgentSpec> } = {},
 ): Promise<ContainmentEnv | null> {
-  if (!(await detectIsolation()).available.includes(level)) return null;
+  if (!(await detectIsolation({ gvisor: level === 'gvisor' })).available.includes(level)) return null;
   const api = await startLoopbackServer(ALLOWED_IP);
   const audit = collectAudit();
   const r = testResolver({ [ALLOWED]: ALLOWED_IP });

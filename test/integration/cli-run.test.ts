@@ -215,7 +215,8 @@ void describe('subagent-guard run', () => {
     {
       name: 'an unknown --isolation level',
       argv: () => [...base('echo', '{}').slice(0, -2), '--isolation', 'vm'],
-      message: /--isolation must be one of auto, namespace, bubblewrap, unshare, process/,
+      message:
+        /--isolation must be one of auto, auto\+gvisor, namespace, gvisor, bubblewrap, unshare, process/,
       code: 2,
     },
     {

@@ -10,12 +10,13 @@ import type { ChildMessage } from '../../src/ipc/index.js';
 import { IpcProtocolError } from '../../src/errors.js';
 import { isAlive, processTree } from '../../src/sandbox/proc.js';
 import { eventually, waitUntil } from '../helpers/eventually.js';
-import { levelSkip } from '../helpers/levels.js';
+import { levelSkip, probeGvisorLevel } from '../helpers/levels.js';
 import { fixturesDir } from '../helpers/paths.js';
 
 const agents = join(fixturesDir, 'agents');
-const LEVELS: IsolationLevel[] = ['bubblewrap', 'unshare', 'process'];
+const LEVELS: IsolationLevel[] = ['gvisor', 'bubblewrap', 'unshare', 'process'];
 let report: IsolationReport;
+await probeGvisorLevel();
 
 /** A stand-in gateway on the sandbox's Unix socket (and loopback TCP): records the first request line, answers 403. */
 async function fakeGateway(
@@ -183,13 +184,13 @@ async function assertCleanedUp(run: Run): Promise<void> {
 }
 
 before(async () => {
-  report = await detectIsolation();
+  report = await detectIsolation({ gvisor: true });
 });
 
 void describe('detectIsolation', () => {
-  void test('reports process as always available and best as the strongest available level', () => {
+  void test('reports process as always available and best as the strongest level but gvisor', () => {
     assert.ok(report.available.includes('process'));
-    assert.equal(report.best, report.available[0]);
+    assert.equal(report.best, report.available.filter((l) => l !== 'gvisor')[0]);
     for (const l of report.available) assert.ok(LEVELS.includes(l));
   });
 

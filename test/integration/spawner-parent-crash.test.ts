@@ -20,11 +20,11 @@ const CHILD = join(import.meta.dirname, '..', 'helpers', 'orchestrator-crash-chi
 const ENTRY = join(fixturesDir, 'agents', 'infinite-loop.mjs');
 const MARKER = 'infinite-loop.mjs';
 
-const detected = await detectIsolation();
+const detected = await detectIsolation({ gvisor: true });
 const cgBase = /^v[12] at (.+)$/.exec(detected.details['cgroup'] ?? '')?.[1];
 
 void describe('a SIGKILLed orchestrator leaves no subagent process behind', () => {
-  for (const level of ['bubblewrap', 'unshare', 'process'] as const) {
+  for (const level of ['gvisor', 'bubblewrap', 'unshare', 'process'] as const) {
     void test(`at isolation level '${level}'`, { timeout: 30_000 }, async (t) => {
       if (!detected.available.includes(level)) {
         t.skip(`isolation level '${level}' is not available on this machine`);
@@ -42,8 +42,14 @@ void describe('a SIGKILLed orchestrator leaves no subagent process behind', () =
         );
         const { ids } = JSON.parse(out) as { ids: string[] };
         assert.equal(ids.length, 2);
+        // Under gVisor the subagent's Node runs inside the Sentry, not as a host process: what the
+        // host sees is runsc (run, sandbox, gofer), each naming the sandbox's directory or id.
+        const spinning = (): number[] =>
+          level === 'gvisor'
+            ? ids.flatMap((id) => processesMatching(`sg-${id.slice(0, 24)}`))
+            : processesMatching(MARKER);
         assert.ok(
-          await eventually(() => processesMatching(MARKER).length >= 2, 10_000),
+          await eventually(() => spinning().length >= 2, 10_000),
           'both subagents are running their endless loop',
         );
         const parkMarker = `/sg-park-${child.pid}-`;
@@ -56,8 +62,8 @@ void describe('a SIGKILLed orchestrator leaves no subagent process behind', () =
         child.kill('SIGKILL');
         await once(child, 'exit');
         assert.ok(
-          await eventually(() => processesMatching(MARKER).length === 0, 10_000),
-          `every subagent process died with the orchestrator (left: ${processesMatching(MARKER).join(', ')})`,
+          await eventually(() => spinning().length === 0, 10_000),
+          `every subagent process died with the orchestrator (left: ${spinning().join(', ')})`,
         );
         // Its parked launcher reads EOF on stdin and exits; the next orchestrator's sweep removes
         // the empty cgroup it leaves.

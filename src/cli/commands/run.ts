@@ -10,17 +10,10 @@ import { UsageError, errorMessage } from '../../errors.js';
 import { createOrchestrator } from '../../spawner/orchestrator.js';
 import type { IsolationRequest, Outcome } from '../../spawner/types.js';
 import { ExitCode, type Command } from '../io.js';
+import { ISOLATION_REQUESTS } from '../../sandbox/types.js';
 
 const USAGE =
   'usage: subagent-guard run --config F --parent P --agent A --task JSON [--entry E] [--isolation L] [--json]';
-
-const ISOLATION_REQUESTS: readonly IsolationRequest[] = [
-  'auto',
-  'namespace',
-  'bubblewrap',
-  'unshare',
-  'process',
-];
 
 function isIsolationRequest(v: string): v is IsolationRequest {
   return (ISOLATION_REQUESTS as readonly string[]).includes(v);

@@ -15,9 +15,10 @@ import { probeHost } from '../../../src/sandbox/detect.js';
 import type { IsolationLevel, IsolationRequest } from '../../../src/spawner/types.js';
 
 const ALL: IsolationLevel[] = ['bubblewrap', 'unshare', 'process'];
+const WITH_GVISOR: IsolationLevel[] = ['gvisor', ...ALL];
 
 const CASES: {
-  requested: Exclude<IsolationRequest, 'auto'>;
+  requested: IsolationRequest;
   available: IsolationLevel[];
   expect: IsolationLevel | 'error';
 }[] = [
@@ -29,11 +30,20 @@ const CASES: {
   { requested: 'unshare', available: ALL, expect: 'unshare' },
   { requested: 'unshare', available: ['bubblewrap', 'process'], expect: 'error' },
   { requested: 'process', available: ALL, expect: 'process' },
+  // gVisor: only when asked for by name or through the `auto+gvisor` opt-in, never by `auto`.
+  { requested: 'gvisor', available: WITH_GVISOR, expect: 'gvisor' },
+  { requested: 'gvisor', available: ALL, expect: 'error' },
+  { requested: 'auto', available: WITH_GVISOR, expect: 'bubblewrap' },
+  { requested: 'auto+gvisor', available: WITH_GVISOR, expect: 'gvisor' },
+  { requested: 'auto+gvisor', available: ALL, expect: 'bubblewrap' },
+  { requested: 'auto+gvisor', available: ['gvisor', 'process'], expect: 'gvisor' },
+  { requested: 'namespace', available: WITH_GVISOR, expect: 'bubblewrap' },
 ];
 
 for (const c of CASES) {
   void test(`isolation '${c.requested}' with [${c.available.join(', ')}] → ${c.expect}`, () => {
-    const best = c.available[0] ?? 'process';
+    // As detection reports it: the strongest level but gVisor.
+    const best = c.available.find((l) => l !== 'gvisor') ?? 'process';
     if (c.expect === 'error') {
       assert.throws(
         () => chooseIsolation(c.requested, c.available, best),

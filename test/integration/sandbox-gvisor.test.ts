@@ -1,0 +1,160 @@
+/**
+ * The gVisor level end to end: a user-space kernel answers the subagent, its filesystem is an
+ * empty read-only root with only the listed binds and tmpfs scratch, egress leaves only through
+ * the gateway, the memory cgroup holds the whole runsc tree, and nothing of a sandbox (runsc
+ * processes, its OCI bundle and state directory, the sandbox directory) outlives it. Skipped,
+ * with the probe's reason, where runsc cannot run (not installed, not root).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import net from 'node:net';
+import { release } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createSandboxDirs, launch } from '../../src/sandbox/index.js';
+import type { OutputLine } from '../../src/sandbox/index.js';
+import { ALLOWED, startContainment, type ContainmentEnv } from '../helpers/containment-level.js';
+import { eventually, processesMatching } from '../helpers/spawner-harness.js';
+import { levelSkip, probeGvisorLevel } from '../helpers/levels.js';
+import { fixturesDir } from '../helpers/paths.js';
+
+const agents = join(fixturesDir, 'agents');
+await probeGvisorLevel();
+const skip = levelSkip('gvisor');
+
+/** Runs a shell script as the sandbox's program (raw, no runtime); returns its stdout lines. */
+async function runScript(script: string): Promise<{ lines: string[]; root: string; id: string }> {
+  const id = `gv-sh-${Math.random().toString(36).slice(2, 8)}`;
+  const dirs = createSandboxDirs(id);
+  const server = net.createServer((c) => c.destroy());
+  await new Promise<void>((r) => server.listen(dirs.gatewaySocketPath, r));
+  const lines: string[] = [];
+  const sb = await launch({
+    id,
+    level: 'gvisor',
+    entry: join(agents, 'echo.mjs'),
+    scratchDir: dirs.scratchDir,
+    maxMemoryMb: 128,
+    gateway: { host: '127.0.0.1', port: 9, unixSocketPath: dirs.gatewaySocketPath },
+    ownedDir: dirs.root,
+    command: ['/bin/sh', '-c', script],
+    onOutput: (l: OutputLine) => {
+      if (l.stream === 'stdout') lines.push(l.text);
+    },
+  });
+  const timer = setTimeout(() => {
+    sb.kill();
+  }, 20_000);
+  await sb.exited;
+  clearTimeout(timer);
+  await sb.dispose();
+  await new Promise<void>((r) =>
+    server.close(() => {
+      r();
+    }),
+  );
+  return { lines, root: dirs.root, id };
+}
+
+void describe('isolation level gvisor', { skip }, () => {
+  let env: ContainmentEnv | null = null;
+
+  before(async () => {
+    env = await startContainment('gvisor');
+  });
+  after(async () => {
+    await env?.close();
+  });
+
+  void test('the Sentry, not the host kernel, answers the subagent (uname)', async () => {
+    assert.ok(env !== null);
+    const o = await env.run(join('..', 'agents', 'kernel.mjs'), null);
+    assert.equal(o.status, 'completed', JSON.stringify(o));
+    const out = (o as { output: { release: string } }).output;
+    assert.notEqual(out.release, release(), 'uname inside must not be the host kernel');
+  });
+
+  void test('the root is empty and read-only: only system binds, tmpfs /scratch and /tmp are there', async () => {
+    const { lines, root, id } = await runScript(
+      [
+        'printf "root: "; for f in /*; do printf "%s " "${f#/}"; done; echo',
+        'touch /usr/pwned 2>/dev/null && echo "usr: writable" || echo "usr: refused"',
+        'touch /pwned 2>/dev/null && echo "rootfs: writable" || echo "rootfs: refused"',
+        `touch ${agents}/pwned 2>/dev/null && echo "entry: writable" || echo "entry: refused"`,
+        'echo x > /scratch/f && echo "scratch: $(cat /scratch/f)"',
+        'test -e /etc/passwd && echo "passwd: visible" || echo "passwd: absent"',
+        `test -e ${join(fixturesDir, '..', 'helpers')} && echo "repo: visible" || echo "repo: absent"`,
+        'echo "uid: $(id -u)"',
+      ].join('; '),
+    );
+    const got = Object.fromEntries(
+      lines.map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]),
+    );
+    assert.equal(got.usr, 'refused');
+    assert.equal(got.rootfs, 'refused');
+    assert.equal(got.entry, 'refused');
+    assert.equal(got.scratch, 'x');
+    assert.equal(got.passwd, 'absent');
+    assert.equal(got.repo, 'absent');
+    assert.equal(got.uid, '65534');
+    const top = (got.root ?? '').trim().split(' ').sort();
+    for (const name of top) {
+      assert.ok(
+        [
+          'bin',
+          'dev',
+          'etc',
+          'lib',
+          'lib32',
+          'lib64',
+          'libx32',
+          'proc',
+          'run',
+          'sbin',
+          'scratch',
+          'sys',
+          'tmp',
+          'usr',
+          'work',
+          'opt',
+        ].includes(name),
+        `unexpected top-level entry ${name}: ${got.root}`,
+      );
+    }
+    assert.equal(existsSync(join(agents, 'pwned')), false);
+    assert.equal(existsSync(root), false, 'the sandbox directory (bundle and runsc state) is gone');
+    assert.deepEqual(processesMatching(`sg-${id}`), []);
+  });
+
+  void test('egress reaches an allowed origin only through the gateway; a denied one ends the subagent', async () => {
+    assert.ok(env !== null);
+    const ok = await env.run(
+      join('..', 'agents', 'fetch.mjs'),
+      { url: env.smallUrl, timeoutMs: 8000 },
+      'hostile',
+    );
+    assert.equal(ok.status, 'completed', JSON.stringify(ok));
+    assert.equal((ok as { output: { status?: number } }).output.status, 200, JSON.stringify(ok));
+    assert.ok(ok.usage.egressRequests >= 1);
+    const denied = await env.run(join('..', 'agents', 'fetch.mjs'), {
+      url: 'http://denied.test/x',
+      timeoutMs: 8000,
+    });
+    assert.equal(denied.status, 'terminated', JSON.stringify(denied));
+    assert.equal((denied as { reason: string }).reason, 'egress_denied');
+    assert.ok(ALLOWED.length > 0);
+  });
+
+  void test('an off-heap memory bomb ends as memory_exceeded and leaves no runsc process', async () => {
+    assert.ok(env !== null);
+    const o = await env.run(join('..', 'agents', 'memory-bomb.mjs'), { chunkMb: 16 });
+    assert.equal(o.status, 'terminated', JSON.stringify(o));
+    assert.equal((o as { reason: string }).reason, 'memory_exceeded');
+    assert.ok(await eventually(() => processesMatching(`sg-${o.id.slice(0, 24)}`).length === 0, 5000));
+    assert.deepEqual(
+      readdirSync('/tmp').filter((n) => n.startsWith(`sg-${o.id.slice(0, 24)}-`)),
+      [],
+      'its sandbox directory is gone',
+    );
+  });
+});

@@ -64,7 +64,7 @@ const egressUsage = {
   bytesOut: count,
 };
 
-const isolationLevel = z.enum(['bubblewrap', 'unshare', 'process']);
+const isolationLevel = z.enum(['gvisor', 'bubblewrap', 'unshare', 'process']);
 const egressReason = z.enum(['allowed', ...REFUSAL_REASONS]);
 
 /** OpenClaw's own ids, for correlating with its logs (absent when OpenClaw did not send them). */

@@ -193,6 +193,79 @@ void describe('subagent-guard run', () => {
     await assertNothingLeft([String(outcome['id'])]);
   });
 
+  void test('--help prints every option, the output columns and the exit codes', async () => {
+    const r = await cli(['--help']);
+    assert.equal(r.code, 0);
+    for (const opt of [
+      '--config',
+      '--parent',
+      '--agent',
+      '--task',
+      '--tools',
+      '--entry',
+      '--isolation',
+      '--json',
+    ])
+      assert.ok(r.out.includes(`  ${opt}`), `${opt} is described`);
+    assert.match(r.out, /@FILE/);
+    assert.match(r.out, /Exit codes: 0 completed, 1 failed or terminated, 2/);
+  });
+
+  void test('--task @file.json reads the task from a file', { timeout: 20_000 }, async () => {
+    writeFileSync(join(dir, 'task.json'), '{"from":"file"}');
+    const r = await cli([...base('echo', '@task.json'), '--json']);
+    assert.equal(r.code, 0, r.err);
+    const outcome = JSON.parse(r.out) as { output: { task: unknown }; id: string };
+    assert.deepEqual(outcome.output.task, { from: 'file' });
+    await assertNothingLeft([outcome.id]);
+  });
+
+  void test(
+    '--tools loads tool definitions from a module; without it the config is refused',
+    { timeout: 20_000 },
+    async () => {
+      const cfg = join(dir, 'tools.json');
+      writeFileSync(
+        cfg,
+        JSON.stringify({
+          audit: { path: './audit/tools.log' },
+          agents: {
+            main: { role: 'parent', subagents: { allowAgents: ['echo'] } },
+            echo: { entry: join(agentsDir, 'echo.mjs'), tools_allowed: ['lookup'] },
+          },
+        }),
+      );
+      writeFileSync(
+        join(dir, 'tools.mjs'),
+        "export default { lookup: { description: 'x', inputSchema: { type: 'object' }, handler: async () => 1 } };",
+      );
+      const argv = ['--config', 'tools.json', '--parent', 'main', '--agent', 'echo', '--task', '{}'];
+      const without = await cli([...argv, '--json']);
+      assert.equal(without.code, 2);
+      assert.match(without.err, /SG_TOOL_UNDEFINED/);
+      assert.equal((JSON.parse(without.out) as { error: { code: string } }).error.code, 'SG_TOOL_UNDEFINED');
+      const r = await cli([...argv, '--tools', 'tools.mjs', '--json']);
+      assert.equal(r.code, 0, r.err);
+      await assertNothingLeft([(JSON.parse(r.out) as { id: string }).id]);
+    },
+  );
+
+  void test('--json prints a JSON error on stdout when the run cannot start', async () => {
+    const r = await cli([...base('echo', '{nope'), '--json']);
+    assert.equal(r.code, 2);
+    const doc = JSON.parse(r.out) as { status: string; error: { code: string; message: string } };
+    assert.equal(doc.status, 'error');
+    assert.equal(doc.error.code, 'SG_USAGE');
+    assert.match(doc.error.message, /--task must be JSON/);
+  });
+
+  void test('an unknown agent name gets a did-you-mean', async () => {
+    const r = await cli(base('ecko', '{}'));
+    assert.equal(r.code, 2);
+    assert.match(r.err, /--agent 'ecko' is not an agent of the config; did you mean 'echo'\?/);
+    assert.equal(r.out, '');
+  });
+
   const usageCases: { name: string; argv: () => string[]; message: RegExp; code: number }[] = [
     {
       name: 'a --task that is not JSON',

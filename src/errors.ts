@@ -66,6 +66,9 @@ export const ErrorCodes = {
   SG_AUDIT_SINK:
     'The audit sink failed (disk full, closed pipe); decisions that cannot be recorded are refused.',
   SG_POLICY_INVALID: 'A policy engine object was built from invalid or non-canonical rules.',
+  SG_OTEL_MISSING:
+    'instrumentOpenTelemetry was called but the optional peer dependency @opentelemetry/api is not installed.',
+  SG_METRICS_LISTEN: 'The Prometheus metrics endpoint could not listen on the requested address.',
   SG_INTERNAL: 'An internal invariant of subagent-guard did not hold (a bug: please report it).',
 } as const;
 

@@ -92,6 +92,10 @@ export {
 } from './audit/record-schema.js';
 export type { AuditRecord } from './audit/record-schema.js';
 export { CHANNEL_PREFIX, DiagnosticsChannels, subscribeTo } from './observability/channels.js';
+export { instrumentOpenTelemetry } from './observability/otel.js';
+export type { OpenTelemetryInstrumentation, OpenTelemetryOptions } from './observability/otel.js';
+export { createMetricsRegistry, serveMetrics, MAX_SERIES } from './observability/metrics.js';
+export type { MetricsRegistry, MetricsServer, ServeMetricsOptions } from './observability/metrics.js';
 export type {
   DiagnosticsChannelName,
   DiagnosticsMessages,

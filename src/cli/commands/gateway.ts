@@ -15,9 +15,10 @@ import { gatewayOptionsFromConfig, serveLimits } from '../../gateway/from-config
 import { createEgressGateway, validateProxy } from '../../gateway/index.js';
 import { redactProxyUrl } from '../../gateway/upstream.js';
 import { ExitCode, type CliIo, type Command } from '../io.js';
+import { serveMetrics } from '../../observability/metrics.js';
 
 const USAGE = `usage: subagent-guard gateway serve --config FILE [--agent NAME] [--listen HOST:PORT]
-                                     [--quota-window DURATION]
+                                     [--quota-window DURATION] [--metrics HOST:PORT]
        subagent-guard gateway validate --proxy-url URL [--allowed-url URL] [--timeout DURATION] [--json]
 
 serve     run the egress gateway standalone, e.g. as OpenClaw's proxy.proxyUrl. Each subagent of
@@ -27,7 +28,8 @@ serve     run the egress gateway standalone, e.g. as OpenClaw's proxy.proxyUrl. 
           credential is held to that agent's network policy. --quota-window 1h enforces
           max_api_calls and max_egress_bytes per window (30s, 15m, 1h, 1d); without it serve
           enforces no api-call or byte quota. Audit records go to the config's audit.path
-          (default stderr). Stops on SIGINT/SIGTERM.
+          (default stderr). --metrics 127.0.0.1:9464 serves Prometheus metrics at /metrics
+          (loopback only). Stops on SIGINT/SIGTERM.
 validate  check that a forward proxy itself refuses a loopback canary, cloud metadata and
           private ranges, and (with --allowed-url) reaches an allowed URL. A check passes only
           on the proxy's own refusal; address checks use the port of --allowed-url (without it
@@ -66,12 +68,16 @@ export function credentialEnvName(agent: string): string {
   return `SUBAGENT_GUARD_CRED_${agent.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 }
 
-function parseListen(text: string): { host: string; port: number } {
+function parseListen(
+  text: string,
+  flag = '--listen',
+  example = '127.0.0.1:3128',
+): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
   const host = m?.[1] ?? m?.[2];
   const port = Number(m?.[3]);
   if (host === undefined || !Number.isInteger(port) || port > 65535) {
-    throw new UsageError(`--listen must be HOST:PORT (e.g. 127.0.0.1:3128), got ${JSON.stringify(text)}`);
+    throw new UsageError(`${flag} must be HOST:PORT (e.g. ${example}), got ${JSON.stringify(text)}`);
   }
   return { host, port };
 }
@@ -91,7 +97,11 @@ export function parseQuotaWindow(text: string): number {
 }
 
 async function serve(argv: readonly string[], io: CliIo): Promise<number> {
-  const flags = parseFlags(argv, ['--config', '--agent', '--listen', '--quota-window'], ['-h', '--help']);
+  const flags = parseFlags(
+    argv,
+    ['--config', '--agent', '--listen', '--quota-window', '--metrics'],
+    ['-h', '--help'],
+  );
   if (flags.has('-h') || flags.has('--help')) {
     io.stdout.write(USAGE);
     return ExitCode.Ok;
@@ -119,6 +129,11 @@ async function serve(argv: readonly string[], io: CliIo): Promise<number> {
     );
   }
   const listenText = str(flags, '--listen');
+  const metricsText = str(flags, '--metrics');
+  const metricsAt =
+    metricsText === undefined ? undefined : parseListen(metricsText, '--metrics', '127.0.0.1:9464');
+  // First: a metrics address that cannot be used fails before anything is printed or opened.
+  const metrics = metricsAt === undefined ? undefined : await serveMetrics(metricsAt);
   const audit = createAuditLogger({ path: config.audit.path, level: config.audit.level });
   let gw;
   try {
@@ -130,10 +145,12 @@ async function serve(argv: readonly string[], io: CliIo): Promise<number> {
     );
   } catch (err) {
     await audit.close();
+    await metrics?.close();
     throw err;
   }
   try {
     io.stdout.write(`egress gateway listening on ${gw.url}\n`);
+    if (metrics !== undefined) io.stdout.write(`metrics: ${metrics.url}\n`);
     io.stdout.write(
       windowMs === undefined
         ? 'quotas: none (max_api_calls and max_egress_bytes are per-run quotas; pass --quota-window 1h to enforce them per window)\n'
@@ -167,6 +184,7 @@ async function serve(argv: readonly string[], io: CliIo): Promise<number> {
   } finally {
     await gw.close();
     await audit.close();
+    await metrics?.close();
   }
 }
 

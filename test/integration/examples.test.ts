@@ -89,3 +89,49 @@ void test(
     rmSync(dirname(audit), { recursive: true, force: true });
   },
 );
+
+void test(
+  'the model_call example summarises a fetched page against a local OpenAI-compatible server',
+  { timeout: 90_000 },
+  async (t) => {
+    if (!existsSync(join(repoRoot, 'dist', 'index.js'))) {
+      t.skip('the package is not built (npm run build)');
+      return;
+    }
+    const env = { ...process.env };
+    for (const k of ['MODEL_BASE_URL', 'MODEL_NAME', 'MODEL_API_KEY']) Reflect.deleteProperty(env, k);
+    const { code, stdout, stderr } = await new Promise<{
+      code: number | null;
+      stdout: string;
+      stderr: string;
+    }>((resolve, reject) => {
+      const child = spawn(process.execPath, [join(repoRoot, 'examples', 'summarise.mjs')], {
+        cwd: repoRoot,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+      }, 60_000);
+      child.on('error', reject);
+      child.on('close', (c) => {
+        clearTimeout(timer);
+        resolve({ code: c, stdout: out, stderr: err });
+      });
+    });
+    assert.equal(code, 0, `example output:\n${stdout}\n${stderr}`);
+    const outcome = JSON.parse(stdout) as {
+      status: string;
+      output: { summary: string; usage: { outputTokens: number } };
+      usage: { costUsd: number };
+    };
+    assert.equal(outcome.status, 'completed');
+    assert.match(outcome.output.summary, /anemones/);
+    assert.ok(outcome.output.usage.outputTokens > 0);
+    assert.ok(outcome.usage.costUsd > 0 && outcome.usage.costUsd < 0.05, `cost ${outcome.usage.costUsd}`);
+  },
+);

@@ -64,6 +64,9 @@ export async function postJson(
     if (options.all === true) cb(null, [{ address: target.address, family: target.family }]);
     else cb(null, target.address, target.family);
   };
+  if (opts.signal.aborted) {
+    throw upstream('model_call: the call was aborted (the subagent ended)', { host: url.host });
+  }
   const payload = Buffer.from(JSON.stringify(body), 'utf8');
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
@@ -88,6 +91,11 @@ export async function postJson(
       agent: false,
       ...(url.protocol === 'https:' && isIP(url.hostname) === 0 ? { servername: url.hostname } : {}),
     });
+    // First, before anything can destroy the request: an 'error' without a listener would be an
+    // uncaught exception in the parent.
+    req.on('error', (err) => {
+      fail(upstream(`model_call: request to ${url.host} failed: ${err.message}`, { host: url.host }));
+    });
     const timer = setTimeout(() => {
       fail(
         upstream(`model_call: no complete answer from ${url.host} within ${opts.timeoutMs} ms`, {
@@ -103,9 +111,6 @@ export async function postJson(
       return;
     }
     opts.signal.addEventListener('abort', onAbort, { once: true });
-    req.on('error', (err) => {
-      fail(upstream(`model_call: request to ${url.host} failed: ${err.message}`, { host: url.host }));
-    });
     req.on('response', (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       let size = 0;

@@ -16,8 +16,8 @@ void describe('CredentialStore per-connection memo', () => {
     const s = new CredentialStore<string>();
     const pw = s.mint('sub', 'v1');
     const conn = {};
-    assert.deepEqual(s.verify(basic('sub', pw), 1, conn), { ok: true, value: 'v1' });
-    assert.deepEqual(s.verify(basic('sub', pw), 1, conn), { ok: true, value: 'v1' });
+    assert.deepEqual(s.verify(basic('sub', pw), 1, conn), { ok: true, value: 'v1', prepaid: false });
+    assert.deepEqual(s.verify(basic('sub', pw), 1, conn), { ok: true, value: 'v1', prepaid: false });
     s.delete('sub');
     assert.deepEqual(s.verify(basic('sub', pw), 1, conn), { ok: false, reason: 'auth_invalid' });
   });
@@ -29,7 +29,7 @@ void describe('CredentialStore per-connection memo', () => {
     assert.equal(s.verify(basic('sub', old), 1, conn).ok, true);
     const fresh = s.mint('sub', 'v2');
     assert.equal(s.verify(basic('sub', old), 1, conn).ok, false);
-    assert.deepEqual(s.verify(basic('sub', fresh), 1, conn), { ok: true, value: 'v2' });
+    assert.deepEqual(s.verify(basic('sub', fresh), 1, conn), { ok: true, value: 'v2', prepaid: false });
   });
 
   void test('never lets a memo skip the duplicate-header check or vouch for another value', () => {

@@ -69,6 +69,8 @@ export const ErrorCodes = {
   SG_OTEL_MISSING:
     'instrumentOpenTelemetry was called but the optional peer dependency @opentelemetry/api is not installed.',
   SG_METRICS_LISTEN: 'The Prometheus metrics endpoint could not listen on the requested address.',
+  SG_REPORT_ONLY:
+    'A warning, not an error: an agent runs its network or tools policy in report-only mode; what its allowlist refuses is recorded (enforced: false) and let through.',
   SG_INTERNAL: 'An internal invariant of subagent-guard did not hold (a bug: please report it).',
 } as const;
 

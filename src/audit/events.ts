@@ -7,6 +7,11 @@ export const AuditEvent = {
   /** Orchestrator started: isolation level chosen and what is available. */
   OrchestratorStart: 'orchestrator.start',
   OrchestratorClose: 'orchestrator.close',
+  /**
+   * An agent of the config runs part of its policy in report-only mode (code SG_REPORT_ONLY):
+   * one warn record per such agent when the orchestrator is created, also written to stderr.
+   */
+  OrchestratorReportOnly: 'orchestrator.report_only',
   /** SIGUSR1 reached the orchestrator and was ignored (it would have opened Node's inspector). */
   OrchestratorSignalIgnored: 'orchestrator.signal_ignored',
   /** A spawn was accepted (agent, parent, isolation level) or refused. */

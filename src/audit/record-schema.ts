@@ -65,6 +65,13 @@ const egressUsage = {
 };
 
 const isolationLevel = z.enum(['gvisor', 'bubblewrap', 'unshare', 'process']);
+const reportOnlyPart = z.enum(['network', 'tools']);
+const notEnforced = z
+  .literal(false)
+  .optional()
+  .describe(
+    'false on an allow that report-only mode let through (the record is warn; reason is what enforcement would have said); absent otherwise',
+  );
 const egressReason = z.enum(['allowed', ...REFUSAL_REASONS]);
 
 /** OpenClaw's own ids, for correlating with its logs (absent when OpenClaw did not send them). */
@@ -107,6 +114,11 @@ export const AuditRecordSchemas = {
     { isolation: isolationLevel },
     'orchestrator closed',
   ),
+  [AuditEvent.OrchestratorReportOnly]: record(
+    AuditEvent.OrchestratorReportOnly,
+    { code: z.literal('SG_REPORT_ONLY'), agent: name, reportOnly: z.array(reportOnlyPart) },
+    'an agent of the config runs part of its policy in report-only mode (at creation, once per agent)',
+  ),
   [AuditEvent.OrchestratorSignalIgnored]: record(
     AuditEvent.OrchestratorSignalIgnored,
     { signal: z.literal('SIGUSR1') },
@@ -114,7 +126,18 @@ export const AuditRecordSchemas = {
   ),
   [AuditEvent.Spawn]: record(
     AuditEvent.Spawn,
-    { ...who, depth: count, isolation: isolationLevel },
+    {
+      ...who,
+      depth: count,
+      isolation: isolationLevel,
+      enforcing: z
+        .boolean()
+        .describe('false (and the record is warn) when part of its policy is report-only'),
+      reportOnly: z
+        .array(reportOnlyPart)
+        .optional()
+        .describe('the policy parts in report-only mode; absent when enforcing'),
+    },
     'a spawn was accepted',
   ),
   [AuditEvent.SpawnDenied]: record(
@@ -166,6 +189,7 @@ export const AuditRecordSchemas = {
         'cost_invalid',
       ]),
       rule: z.string().nullable(),
+      enforced: notEnforced,
     },
     'a tool call decision by the broker',
   ),
@@ -234,6 +258,7 @@ export const AuditRecordSchemas = {
       parent: name.optional(),
       allowedDomains: count,
       upstream: z.string().optional().describe('upstream proxy URL, credentials redacted'),
+      enforcing: z.boolean().describe('false (and the record is warn) when its egress is report-only'),
     },
     'a subagent was registered with the gateway',
   ),
@@ -273,6 +298,7 @@ export const AuditRecordSchemas = {
       rule: z.string().nullable(),
       dnsMs: ms.optional(),
       connectMs: ms.optional(),
+      enforced: notEnforced,
     },
     'one egress decision',
   ),

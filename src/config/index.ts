@@ -7,6 +7,13 @@ export { parseConfig, detectConfigFormat, type ParseConfigOptions } from './pars
 export { parseNetworkSection } from './network.js';
 export { redactUrl } from './redact.js';
 export { formatConfigSummary, configToJson } from './summary.js';
+export {
+  notEnforcingLine,
+  reportOnlyAgents,
+  reportOnlyParts,
+  REPORT_ONLY_SCOPE,
+  type ReportOnlyPart,
+} from './report-only.js';
 export { buildJsonSchema } from './json-schema.js';
 export { SecurityProxyConfigSchema, NetworkSectionSchema, type NetworkSection } from './schema.js';
 export type {

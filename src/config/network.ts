@@ -70,9 +70,11 @@ export function normalizeNetwork(
   const key = (snake: string): string => (camel ? (CAMEL[snake] ?? snake) : snake);
   let snakeValue: unknown = value;
   if (camel && validateWith(NetworkPolicySchema, value, path, issues) !== undefined && isRecord(value)) {
-    snakeValue = Object.fromEntries(
-      Object.entries(CAMEL).flatMap(([snake, c]) => (value[c] === undefined ? [] : [[snake, value[c]]])),
-    );
+    snakeValue = Object.fromEntries([
+      ...Object.entries(CAMEL).flatMap(([snake, c]) => (value[c] === undefined ? [] : [[snake, value[c]]])),
+      // `mode` is spelled the same in both shapes.
+      ...(value.mode === undefined ? [] : [['mode', value.mode]]),
+    ]);
   }
   const parsed =
     camel && issues.hasWithin(path)
@@ -97,6 +99,8 @@ export function normalizeNetwork(
     allowedCidrs: cidrs,
     logAllTraffic: parsed.log_all_traffic ?? DEFAULT_NETWORK.logAllTraffic,
     maxEgressBytes: parsed.max_egress_bytes ?? DEFAULT_NETWORK.maxEgressBytes,
+    // Absent means enforce; only the exception is written into the model.
+    ...(parsed.mode === 'report' ? { mode: 'report' as const } : {}),
   };
 }
 

@@ -216,7 +216,14 @@ export function parseOpenClawShape(
     });
     if (role === 'parent') {
       // The parent is the caller's own orchestrator: nothing here confines it, so say so.
-      for (const key of ['entry', 'read_paths', 'upstream', 'constraints', 'network'] as const) {
+      for (const key of [
+        'entry',
+        'read_paths',
+        'upstream',
+        'tools_mode',
+        'constraints',
+        'network',
+      ] as const) {
         if (cfg?.[key] !== undefined) ignored.push({ path: childPointer(at, key), message: PARENT_NOTE });
       }
       if (a.raw.tools !== undefined)
@@ -248,7 +255,10 @@ export function parseOpenClawShape(
       entry,
       ...(readPaths === undefined ? {} : { readPaths }),
       proxy: ownProxy ?? gatewayUpstream,
-      tools: tools.policy,
+      tools:
+        (cfg?.tools_mode ?? plugin?.defaults?.tools_mode) === 'report'
+          ? { ...tools.policy, mode: 'report' }
+          : tools.policy,
       constraints: toConstraints(
         { ...plugin?.defaults?.constraints, ...cfg?.constraints },
         timeoutFor(a.name),

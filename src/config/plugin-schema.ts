@@ -14,6 +14,7 @@ import {
   EntrySchema,
   GatewaySchema,
   NetworkSectionSchema,
+  PolicyModeSchema,
   ProxyUrlSchema,
   ReadPathsSchema,
 } from './schema.js';
@@ -81,6 +82,9 @@ export const PluginAgentSchema = z
     upstream: ProxyUrlSchema.optional().describe(
       "Upstream proxy for this agent's egress (overrides gateway.upstream). Never OpenClaw's proxy.proxyUrl.",
     ),
+    tools_mode: PolicyModeSchema.optional().describe(
+      'Mode of this agent\'s tool policy (OpenClaw\'s tools layers): "enforce" (default) or "report" (a tool the policy does not allow runs and is recorded with enforced: false; deny rules and quotas stay enforced).',
+    ),
     constraints: ConstraintsSchema.optional(),
     network: NetworkSectionSchema.optional(),
     subagents: PluginSpawnSchema.optional(),
@@ -90,6 +94,7 @@ export const PluginAgentSchema = z
 /** Settings merged into every agent. */
 export const PluginDefaultsSchema = z
   .strictObject({
+    tools_mode: PolicyModeSchema.optional().describe('Tool policy mode of every agent. Default "enforce".'),
     constraints: ConstraintsSchema.optional(),
     network: NetworkSectionSchema.optional(),
     subagents: z

@@ -121,6 +121,13 @@ export const ConstraintsSchema = z
   })
   .describe('Hard quotas; the first violation terminates the subagent.');
 
+/** `enforce` (default) or `report`: report-only rollout of an allowlist. */
+export const PolicyModeSchema = z
+  .enum(['enforce', 'report'], { error: 'expected "enforce" or "report"' })
+  .describe(
+    '"enforce" (default) refuses what the allowlist refuses. "report" lets it through and records it with enforced: false (to learn an allowlist before enforcing it); explicit deny rules, prohibited addresses (cloud metadata, the gateway, private ranges) and every quota stay enforced.',
+  );
+
 /** A subagent's `network` section, as written in openclaw.json. */
 export const NetworkSectionSchema = z
   .strictObject({
@@ -148,6 +155,9 @@ export const NetworkSectionSchema = z
     max_egress_bytes: int(0, Number.MAX_SAFE_INTEGER, 'max_egress_bytes')
       .optional()
       .describe('Bytes in + out over all egress. Default 10485760.'),
+    mode: PolicyModeSchema.optional().describe(
+      'Egress allowlist mode: "enforce" (default) or "report" (host, port and no-network refusals are let through and recorded with enforced: false; blocked_ports, metadata, the gateway, private ranges outside allowed_cidrs and quotas stay enforced).',
+    ),
   })
   .describe("The subagent's network policy, enforced by the egress gateway.");
 
@@ -202,6 +212,9 @@ export const SubagentSchema = z
     proxy: ProxyUrlSchema.optional(),
     tools_allowed: z.array(ToolPatternSchema).optional().describe('Tools it may call. Default [] (none).'),
     tools_denied: z.array(ToolPatternSchema).optional().describe('Tools always refused; deny wins.'),
+    tools_mode: PolicyModeSchema.optional().describe(
+      'Tool allowlist mode: "enforce" (default) or "report" (a tool outside tools_allowed runs and is recorded with enforced: false; tools_denied and quotas stay enforced).',
+    ),
     constraints: ConstraintsSchema.optional(),
     network: NetworkSectionSchema.optional(),
     subagents: SpawnSchema.optional(),

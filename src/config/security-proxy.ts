@@ -62,6 +62,7 @@ const SUBAGENT_ONLY_KEYS: readonly string[] = [
   'proxy',
   'tools_allowed',
   'tools_denied',
+  'tools_mode',
   'constraints',
   'network',
 ];
@@ -160,7 +161,7 @@ function parseAgent(
     entry,
     ...(readPaths === undefined ? {} : { readPaths }),
     proxy: ownProxy ?? upstream,
-    tools: tools.policy,
+    tools: parsed.tools_mode === 'report' ? { ...tools.policy, mode: 'report' } : tools.policy,
     constraints: toConstraints(parsed.constraints),
     network,
     subagents: toSpawnPolicy(parsed.subagents),

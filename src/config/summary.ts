@@ -2,6 +2,7 @@
  * Human and machine-readable views of a normalised configuration, for `subagent-guard check`.
  * Both show upstream proxies redacted only; informational notes show their keys, not their values.
  */
+import { notEnforcingLine, reportOnlyParts } from './report-only.js';
 import type { AgentConfig, GuardConfig } from './types.js';
 
 /** What an agent may read (as the launcher computes it), or why its grant is refused. */
@@ -36,6 +37,8 @@ function agentLines(a: AgentConfig, reads?: ReadsView): string[] {
   } else {
     const c = a.constraints;
     const n = a.network;
+    const reportOnly = reportOnlyParts(a);
+    if (reportOnly.length > 0) lines.push(`  ${notEnforcingLine(a.name, reportOnly)}`);
     lines.push(`  entry: ${a.entry ?? 'none (give one per spawn)'}`);
     lines.push(`  tools allowed: ${list(a.tools.allowed)}`);
     lines.push(`  tools denied: ${list(a.tools.denied)}`);
@@ -44,7 +47,11 @@ function agentLines(a: AgentConfig, reads?: ReadsView): string[] {
         `timeout ${c.timeoutSeconds} s, egress ${n.maxEgressBytes} bytes; state discarded on exit`,
     );
     if (n.allowedDomains.length === 0) {
-      lines.push('  network: none (no allowed domains)');
+      lines.push(
+        n.mode === 'report'
+          ? '  network: no allowed domains (report-only: every host is let through and recorded)'
+          : '  network: none (no allowed domains)',
+      );
     } else {
       lines.push(`  domains: ${list(n.allowedDomains)}`);
       lines.push(`  ports: ${list(n.allowedPorts)}; blocked: ${list(n.blockedPorts)}`);
@@ -107,6 +114,8 @@ function agentJson(a: AgentConfig, reads: ReadsView | undefined): Record<string,
     description: a.description ?? null,
     entry: a.entry ?? null,
     proxy: a.proxy?.redacted ?? null,
+    enforcing: reportOnlyParts(a).length === 0,
+    reportOnly: reportOnlyParts(a),
     tools: a.tools,
     constraints: a.constraints,
     network: a.network,

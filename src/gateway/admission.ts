@@ -15,6 +15,7 @@ import { MAX_AUTH_FAILURES, type Registration } from './registration.js';
 import { resolveOnce } from './resolve.js';
 import { answerFor, isClientAttributable } from './reasons.js';
 import { hostHeaderMatches, parseAbsoluteTarget, parseConnectTarget, type Target } from './target.js';
+import type { EgressDecisionReason } from '../policy/types.js';
 import type { GatewayReason, Resolver } from './types.js';
 
 /** Settings the pipeline and handlers read on every request. */
@@ -40,6 +41,12 @@ export interface Admission {
   readonly addresses: readonly string[];
   readonly dnsMs: number | undefined;
   readonly started: number;
+  /**
+   * Set when report-only mode let this request through although the allowlist refuses it: the
+   * reason (and rule) enforcement would have given. Its allow record always carries them, with
+   * `enforced: false`, whatever `log_all_traffic` says: that record is the point of report mode.
+   */
+  readonly reported?: { readonly reason: EgressDecisionReason; readonly rule: string | null };
   release(): void;
 }
 
@@ -219,7 +226,8 @@ export class GatewayCore {
         dnsMs,
       });
     }
-    return { reg, target, method, addresses, dnsMs, started: performance.now(), release };
+    const reported = d.enforced === false ? { reported: { reason: d.reason, rule: d.rule } } : {};
+    return { reg, target, method, addresses, dnsMs, started: performance.now(), release, ...reported };
   }
 
   /** Audits a refusal, reports it to onDeny when the subagent caused it, and returns how to answer. */
@@ -270,7 +278,21 @@ export class GatewayCore {
   allow(a: Admission, address: string, status: number, connectMs: number | undefined): void {
     const reg = a.reg;
     reg.usage.requests++;
-    if (reg.logAllTraffic) {
+    if (a.reported !== undefined) {
+      this.audit.decision(reg, {
+        method: a.method,
+        host: a.target.hostText,
+        port: a.target.port,
+        address,
+        allow: true,
+        reason: a.reported.reason,
+        status,
+        rule: a.reported.rule,
+        dnsMs: a.dnsMs,
+        connectMs,
+        enforced: false,
+      });
+    } else if (reg.logAllTraffic) {
       this.audit.decision(reg, {
         method: a.method,
         host: a.target.hostText,

@@ -96,6 +96,8 @@ export interface DecisionRecord {
   readonly rule: string | null;
   readonly dnsMs: number | undefined;
   readonly connectMs: number | undefined;
+  /** `false` on an allow that report-only mode let through; `reason` is what enforcement would say. */
+  readonly enforced?: false;
 }
 
 /** Fields of an `egress.close` record. */
@@ -243,8 +245,10 @@ export class GatewayAudit {
       rule: d.rule,
       dnsMs: ms(d.dnsMs),
       connectMs: ms(d.connectMs),
+      ...(d.enforced === false ? { enforced: false } : {}),
     };
-    if (d.allow) this.#log.info(rec, 'egress allowed');
+    if (d.enforced === false) this.#log.warn(rec, `egress allowed, not enforcing (would be ${d.reason})`);
+    else if (d.allow) this.#log.info(rec, 'egress allowed');
     else this.#log.warn(rec, 'egress denied');
   }
 

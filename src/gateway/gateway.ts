@@ -269,8 +269,13 @@ class EgressGatewayImpl implements EgressGateway {
         parent: s.parent,
         allowedDomains: network.allowedDomains.length,
         upstream: upstream?.redacted,
+        // Report-only egress is said on the registration itself, at warn level.
+        enforcing: network.mode !== 'report',
       },
-      'subagent registered',
+      network.mode === 'report'
+        ? 'subagent registered, egress NOT ENFORCING (report-only)'
+        : 'subagent registered',
+      network.mode === 'report' ? 'warn' : 'info',
     );
     const h = this.#address.host.includes(':') ? `[${this.#address.host}]` : this.#address.host;
     const base = `${h}:${this.#address.port}`;

@@ -8,7 +8,7 @@ import { AddressPolicy } from './addresses.js';
 import { canonicalizeDomainPattern } from './domains.js';
 import type { ParsedHost } from './domains.js';
 import { HostAcl } from './hosts.js';
-import { PortRules } from './ports.js';
+import { PortRules, isValidPort } from './ports.js';
 import type { AddressClassification, EgressDecision, NetworkPolicy } from './types.js';
 
 export type { EgressDecision } from './types.js';
@@ -41,6 +41,8 @@ export class EgressPolicy {
   /** Exactly-listed IP literals, canonical (`203.0.113.7`, `[2001:db8::1]`). */
   readonly #ips = new Set<string>();
   readonly #addresses: AddressPolicy;
+  /** Report-only: allowlist refusals (no network, port not allowed, host not allowed) are let through. */
+  readonly reportOnly: boolean;
 
   /**
    * @param network the agent's normalised network section (canonical patterns and CIDRs).
@@ -58,6 +60,7 @@ export class EgressPolicy {
       else names.push(r.value);
     }
     this.#enabled = network.allowedDomains.length > 0;
+    this.reportOnly = network.mode === 'report';
     this.#hosts = new HostAcl(names);
     this.#ports = new PortRules(network);
     this.#addresses = new AddressPolicy({
@@ -70,8 +73,19 @@ export class EgressPolicy {
    * Decides a target before any DNS lookup. A domain target that passes must still have every
    * resolved address checked with {@link checkAddresses}; an IP literal target is fully decided here
    * (allowed only when listed exactly in `allowed_domains` AND its address passes the address check).
+   *
+   * In report-only mode the allowlist refusals (`no_network`, `port_not_allowed`,
+   * `host_not_allowed`) come back allowed with `enforced: false` and the first such reason; a
+   * blocked port, an invalid port and a prohibited IP literal are refused as in enforce mode, and
+   * resolved addresses are still checked by {@link checkAddresses}, which report mode never relaxes.
    */
   checkTarget(t: EgressTarget): EgressDecision {
+    const d = this.#enforcedTarget(t);
+    if (d.allow || !this.reportOnly) return d;
+    return this.#reported(t, d);
+  }
+
+  #enforcedTarget(t: EgressTarget): EgressDecision {
     if (!this.#enabled) return { allow: false, reason: 'no_network', rule: null };
     const port = this.#ports.decide(t.port);
     if (!port.allow) return port;
@@ -92,6 +106,31 @@ export class EgressPolicy {
         return { allow: true, reason: 'allowed', rule: literal };
       }
     }
+  }
+
+  /** The report-only verdict on a target the allowlist refuses. */
+  #reported(t: EgressTarget, enforced: EgressDecision): EgressDecision {
+    // The first allowlist refusal in enforcement order is what the record reports.
+    let would: EgressDecision | undefined = this.#enabled
+      ? undefined
+      : { allow: false, reason: 'no_network', rule: null };
+    const port = this.#ports.decide(t.port);
+    // An explicit block and a port that is no port at all stay refused.
+    if (port.reason === 'port_blocked' || (!port.allow && !isValidPort(t.port))) return port;
+    if (!port.allow) would ??= port;
+    const host = t.host;
+    if (host.kind === 'domain') {
+      if (this.#hosts.match(host.name) === null)
+        would ??= { allow: false, reason: 'host_not_allowed', rule: null };
+    } else {
+      const literal = host.kind === 'ipv4' ? host.address : `[${host.address}]`;
+      // Address classes are never relaxed: metadata, the gateway and private ranges stay refused.
+      const a = this.#addresses.check(host.address);
+      if (!a.allow) return { allow: false, reason: a.reason, rule: a.rule };
+      if (!this.#ips.has(literal)) would ??= { allow: false, reason: 'host_not_allowed', rule: null };
+    }
+    if (would === undefined) return enforced;
+    return { allow: true, reason: would.reason, rule: would.rule, enforced: false };
   }
 
   /**

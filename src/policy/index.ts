@@ -27,6 +27,7 @@ export type {
   EgressDecision,
   EgressDecisionReason,
   NetworkPolicy,
+  PolicyMode,
   ToolDecision,
   ToolDecisionReason,
   ToolsPolicy,

@@ -113,14 +113,21 @@ class PatternSet {
 export class ToolAcl {
   readonly #allow: PatternSet;
   readonly #deny: PatternSet;
+  /** Report-only: a tool outside the allowlist is let through, marked `enforced: false`. */
+  readonly reportOnly: boolean;
 
   /** @throws GuardError `SG_POLICY_INVALID` when a pattern fails {@link validateToolPattern}. */
   constructor(policy: ToolsPolicy) {
     this.#allow = new PatternSet(policy.allowed, 'allowed');
     this.#deny = new PatternSet(policy.denied, 'denied');
+    this.reportOnly = policy.mode === 'report';
   }
 
-  /** Decides one call by tool name. Deny rules are consulted first and win. */
+  /**
+   * Decides one call by tool name. Deny rules are consulted first and win. In report-only mode a
+   * valid name that no allow rule matches is allowed with `enforced: false` (reason `not_allowed`);
+   * a deny rule and a malformed name are refused in both modes.
+   */
   decide(tool: string): ToolDecision {
     // Tool names are ASCII (validateToolPattern enforces it for rules). Anything else is refused
     // before lower-casing, because Unicode case mapping folds look-alikes (U+212A KELVIN SIGN → k)
@@ -133,6 +140,7 @@ export class ToolAcl {
     if (denied !== null) return { allow: false, reason: 'denied_by_rule', rule: denied };
     const allowed = this.#allow.match(names);
     if (allowed !== null) return { allow: true, reason: 'allowed', rule: allowed };
+    if (this.reportOnly) return { allow: true, reason: 'not_allowed', rule: null, enforced: false };
     return { allow: false, reason: 'not_allowed', rule: null };
   }
 }

@@ -8,12 +8,24 @@
  * the dependency runs one way: config -> policy, never policy -> config.
  */
 
+/**
+ * How a policy is applied. `enforce` refuses what the rules refuse. `report` lets through what an
+ * allowlist would refuse (a tool outside `tools_allowed`; a host, port or no-network refusal of
+ * egress) and records it with `enforced: false`, so an operator can learn an allowlist before
+ * enforcing it. Explicit deny rules (`tools_denied`, `blocked_ports`), prohibited address classes
+ * (cloud metadata, the gateway itself, private ranges outside `allowed_cidrs`) and every quota are
+ * enforced in both modes.
+ */
+export type PolicyMode = 'enforce' | 'report';
+
 /** Tool policy as written (patterns lower-cased; groups and wildcards are expanded by the policy engine). */
 export interface ToolsPolicy {
   /** Allow patterns: tool names, `group:*` names, `*` wildcards. Empty = no tools. */
   readonly allowed: readonly string[];
   /** Deny patterns; deny wins over allow. */
   readonly denied: readonly string[];
+  /** `report` = report-only rollout (see {@link PolicyMode}); absent = `enforce`. @default 'enforce' */
+  readonly mode?: PolicyMode;
 }
 
 /** Network policy of one subagent; the same section `EgressGateway.register()` accepts. */
@@ -32,6 +44,8 @@ export interface NetworkPolicy {
   readonly logAllTraffic: boolean;
   /** Bytes in + out over all egress, per subagent. @default 10485760 */
   readonly maxEgressBytes: number;
+  /** `report` = report-only rollout (see {@link PolicyMode}); absent = `enforce`. @default 'enforce' */
+  readonly mode?: PolicyMode;
 }
 
 export interface Decision<R extends string = string> {
@@ -39,6 +53,11 @@ export interface Decision<R extends string = string> {
   readonly reason: R;
   /** The rule that decided (a pattern, CIDR, port, or a built-in range name), or null for defaults. */
   readonly rule: string | null;
+  /**
+   * Present (always `false`) only when report-only mode let through what enforcement would have
+   * refused; `allow` is then true and `reason` says why it would have been refused.
+   */
+  readonly enforced?: false;
 }
 
 export type ToolDecisionReason = 'allowed' | 'denied_by_rule' | 'not_allowed';

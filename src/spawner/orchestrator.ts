@@ -7,6 +7,7 @@ import { nanoid } from 'nanoid';
 import type { Logger } from 'pino';
 import { AuditEvent } from '../audit/events.js';
 import { createAuditLogger } from '../audit/logger.js';
+import { notEnforcingLine, reportOnlyAgents, reportOnlyParts } from '../config/report-only.js';
 import { channels, DiagnosticsChannels } from '../observability/channels.js';
 import type { AgentConfig, GuardConfig } from '../config/types.js';
 import { InternalError, SpawnDeniedError, SpawnerError, errorMessage, toError } from '../errors.js';
@@ -106,6 +107,7 @@ export async function openOrchestrator(
         { code: 'SG_ISOLATION_WEAKER' },
       );
     }
+    warnReportOnly(opts.config, logger);
     // Last: nothing after it can fail, so the launcher's helpers cannot outlive a failed start.
     await launcher.start();
     return new LocalOrchestrator({
@@ -120,6 +122,23 @@ export async function openOrchestrator(
   } catch (err) {
     await owned?.close();
     throw err;
+  }
+}
+
+/**
+ * Says loudly, once per orchestrator, which agents are not enforcing: a warn record per agent
+ * (SG_REPORT_ONLY) and the same line as a process warning (stderr), where an operator sees it even
+ * when the audit log goes to a file.
+ */
+function warnReportOnly(config: GuardConfig, logger: Logger): void {
+  for (const { agent, parts } of reportOnlyAgents(config)) {
+    const line = notEnforcingLine(agent, parts);
+    logger.warn(
+      { event: AuditEvent.OrchestratorReportOnly, code: 'SG_REPORT_ONLY', agent, reportOnly: parts },
+      line,
+    );
+    // Like SG_ISOLATION_WEAKER: a process warning, which Node prints on stderr.
+    process.emitWarning(`subagent-guard: ${line}`, { code: 'SG_REPORT_ONLY' });
   }
 }
 
@@ -344,7 +363,8 @@ class LocalOrchestrator implements Orchestrator {
       },
     );
     this.#runs.set(id, run);
-    this.#logger.info(
+    const reportOnly = reportOnlyParts(agent);
+    this.#logger[reportOnly.length === 0 ? 'info' : 'warn'](
       {
         event: AuditEvent.Spawn,
         subagentId: id,
@@ -353,8 +373,12 @@ class LocalOrchestrator implements Orchestrator {
         ...(parentId === undefined ? {} : { parentId }),
         depth: reservation.depth,
         isolation: this.isolation,
+        enforcing: reportOnly.length === 0,
+        ...(reportOnly.length === 0 ? {} : { reportOnly }),
       },
-      `subagent spawned (${this.isolation})`,
+      reportOnly.length === 0
+        ? `subagent spawned (${this.isolation})`
+        : `subagent spawned (${this.isolation}), NOT ENFORCING its ${reportOnly.join(' and ')} policy (report-only)`,
     );
     const spawned = channels[DiagnosticsChannels.Spawn];
     if (spawned.hasSubscribers) {

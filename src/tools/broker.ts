@@ -228,7 +228,7 @@ export class ToolBroker {
   call(session: BrokerSession, rawName: string, args: unknown): BrokerOutcome | Promise<BrokerOutcome> {
     const name = canonicalToolName(rawName);
     const logged = name.slice(0, MAX_LOGGED_NAME);
-    const audit = (allow: boolean, reason: string, rule: string | null): void => {
+    const audit = (allow: boolean, reason: string, rule: string | null, enforced?: false): void => {
       if (toolDecisionChannel.hasSubscribers) {
         toolDecisionChannel.publish({
           subagentId: session.subagentId,
@@ -240,19 +240,22 @@ export class ToolBroker {
           rule,
         } satisfies ToolDecisionMessage);
       }
-      this.#logger.info(
-        {
-          event: AuditEvent.ToolDecision,
-          subagentId: session.subagentId,
-          parent: session.parent,
-          agent: session.agent,
-          tool: logged,
-          decision: allow ? 'allow' : 'deny',
-          reason,
-          rule,
-        },
-        'tool decision',
-      );
+      const rec = {
+        event: AuditEvent.ToolDecision,
+        subagentId: session.subagentId,
+        parent: session.parent,
+        agent: session.agent,
+        tool: logged,
+        decision: allow ? 'allow' : 'deny',
+        reason,
+        rule,
+      };
+      if (enforced === false)
+        this.#logger.warn(
+          { ...rec, enforced: false },
+          `tool allowed, not enforcing (would be ${reason.replaceAll('_', ' ')})`,
+        );
+      else this.#logger.info(rec, 'tool decision');
     };
     const decision = session.acl.decide(name);
     if (!decision.allow) {
@@ -307,7 +310,9 @@ export class ToolBroker {
         detail: `tool call '${logged}' (reserving ${usdOf(reserved)} USD) would exceed max_cost_usd`,
       };
     }
-    audit(true, 'allowed', decision.rule);
+    // Report-only: the ACL would have refused it; its one record says so (enforced: false).
+    if (decision.enforced === false) audit(true, decision.reason, decision.rule, false);
+    else audit(true, 'allowed', decision.rule);
     return this.#runAudited(tool, args, session, logged, new CallCost(logged, reserved));
   }
 

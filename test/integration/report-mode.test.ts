@@ -7,6 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { validateAuditRecord } from '../../src/audit/record-schema.js';
 import { createOrchestrator } from '../../src/spawner/orchestrator.js';
 import { detectIsolation } from '../../src/sandbox/index.js';
 import type { Orchestrator, Outcome, ToolDefinition } from '../../src/spawner/types.js';
@@ -90,6 +91,16 @@ before(async () => {
 
 after(async () => {
   await orchestrator.close();
+  // Every record report mode wrote (enforced: false, enforcing, orchestrator.report_only) is documented.
+  // The in-memory test logger is plain pino: give it the audit logger's `service` and ISO time.
+  for (const r of audit.records()) {
+    const v = validateAuditRecord({
+      ...r,
+      service: 'subagent-guard',
+      time: new Date(Number(r['time'])).toISOString(),
+    });
+    assert.ok(v.ok, `${String(r['event'])}: ${v.ok ? '' : v.issues.join('; ')}`);
+  }
   await origin.close();
   removeDir(agentsDir);
 });

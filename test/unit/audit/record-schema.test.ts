@@ -31,6 +31,7 @@ const spawn = {
   parent: 'main',
   depth: 1,
   isolation: 'bubblewrap',
+  enforcing: true,
 };
 
 void describe('audit record schema', () => {

@@ -23,6 +23,7 @@ export type {
   IgnoredKey,
   NetworkPolicy,
   SpawnPolicy,
+  PoolPolicy,
   ToolsPolicy,
   UpstreamProxy,
 } from './config/index.js';
@@ -36,6 +37,7 @@ export type {
   OrchestratorOptions,
   Outcome,
   OutcomeCommon,
+  PoolStats,
   SpawnRequest,
   SubagentHandle,
   SubagentInfo,

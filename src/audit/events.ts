@@ -29,6 +29,11 @@ export const AuditEvent = {
   Violation: 'subagent.violation',
   /** The subagent exited (any status), with usage figures. */
   Exit: 'subagent.exit',
+  /**
+   * A warm pool failed to start a sandbox, or a pooled sandbox could not be claimed or died idle;
+   * the spawn starts cold. `disabled: true` when the pool stopped refilling.
+   */
+  PoolError: 'pool.error',
   /** Egress gateway lifecycle. */
   GatewayListen: 'gateway.listen',
   GatewayClose: 'gateway.close',

@@ -9,8 +9,8 @@ import type { IssueCollector } from './issues.js';
 import { checkProxyUrl } from './patterns.js';
 import { childPointer } from './pointer.js';
 import { redactUrl } from './redact.js';
-import type { ConstraintsInput, SpawnInput } from './schema.js';
-import type { Constraints, SpawnPolicy, UpstreamProxy } from './types.js';
+import type { ConstraintsInput, PoolInput, SpawnInput } from './schema.js';
+import type { Constraints, PoolPolicy, SpawnPolicy, UpstreamProxy } from './types.js';
 
 /** Quotas with every default filled in. */
 export function toConstraints(c: ConstraintsInput | undefined, timeoutSeconds?: number): Constraints {
@@ -21,6 +21,12 @@ export function toConstraints(c: ConstraintsInput | undefined, timeoutSeconds?: 
     timeoutSeconds: c?.timeout_seconds ?? timeoutSeconds ?? DEFAULT_CONSTRAINTS.timeoutSeconds,
     noMemoryPersistence: true,
   };
+}
+
+/** The `pool` key of an agent: absent when there is no pool (warm 0), so configs without one stay as they were. */
+export function toPool(p: PoolInput | undefined): { pool?: PoolPolicy } {
+  const warm = p?.warm ?? 0;
+  return warm === 0 ? {} : { pool: { warm } };
 }
 
 /** Spawn quotas with every default filled in; `["*"]` becomes `'*'`. */

@@ -65,4 +65,6 @@ export const LIMITS = Object.freeze({
   maxSpawnLimit: 100_000,
   maxGatewayTimeoutMs: 3_600_000,
   maxTunnels: 1_000_000,
+  /** Pre-started sandboxes per agent (`pool.warm`). */
+  maxPoolWarm: 32,
 });

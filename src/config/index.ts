@@ -23,6 +23,7 @@ export type {
   Constraints,
   NetworkPolicy,
   SpawnPolicy,
+  PoolPolicy,
   UpstreamProxy,
   GatewayConfig,
   AuditConfig,

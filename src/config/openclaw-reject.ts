@@ -48,6 +48,7 @@ function agentHint(id: string): Hint {
     switch (key) {
       case 'entry':
       case 'read_paths':
+      case 'pool':
       case 'constraints':
       case 'network':
         return moveTo(plugin('agents', id, key));
@@ -72,6 +73,7 @@ const DEFAULTS_HINT: Hint = (key) => {
       return `our upstream proxy is ${plugin('gateway', 'upstream')} (the top-level proxy section is OpenClaw's own outbound proxy)`;
     case 'entry':
     case 'read_paths':
+    case 'pool':
       return `set it per agent at ${plugin('agents', '<id>', key)}`;
     default:
       return undefined;

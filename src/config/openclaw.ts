@@ -13,6 +13,7 @@ import {
   resolveEntry,
   resolveReadPaths,
   toConstraints,
+  toPool,
   toSpawnPolicy,
   toUpstream,
   type AgentRef,
@@ -219,6 +220,7 @@ export function parseOpenClawShape(
       for (const key of [
         'entry',
         'read_paths',
+        'pool',
         'upstream',
         'tools_mode',
         'constraints',
@@ -254,6 +256,7 @@ export function parseOpenClawShape(
       description: a.parsed.description,
       entry,
       ...(readPaths === undefined ? {} : { readPaths }),
+      ...toPool(cfg?.pool),
       proxy: ownProxy ?? gatewayUpstream,
       tools:
         (cfg?.tools_mode ?? plugin?.defaults?.tools_mode) === 'report'

@@ -15,6 +15,7 @@ import {
   GatewaySchema,
   NetworkSectionSchema,
   PolicyModeSchema,
+  PoolSchema,
   ProxyUrlSchema,
   ReadPathsSchema,
 } from './schema.js';
@@ -79,6 +80,7 @@ export const PluginAgentSchema = z
   .strictObject({
     entry: EntrySchema.optional(),
     read_paths: ReadPathsSchema.optional(),
+    pool: PoolSchema.optional(),
     upstream: ProxyUrlSchema.optional().describe(
       "Upstream proxy for this agent's egress (overrides gateway.upstream). Never OpenClaw's proxy.proxyUrl.",
     ),

@@ -199,6 +199,19 @@ export const ReadPathsSchema = z
     "Extra files or directories the subagent may read, read-only, besides its entry's own directory and the runtime: paths relative to this file, or absolute. Refused at spawn (SG_SANDBOX_READ_GRANT) if one holds the config file, the audit log, a secret file (.env*, .git, .npmrc, keys) or a symlink leading outside it. Default [] (none).",
   );
 
+/** A subagent's warm pool. */
+export const PoolSchema = z
+  .strictObject({
+    warm: int(0, LIMITS.maxPoolWarm, 'warm')
+      .optional()
+      .describe(
+        'Sandboxes kept started (namespaces, memory limit, runtime up) for this agent, each used by one spawn and then discarded; refilled in the background. Default 0 (every spawn starts its sandbox).',
+      ),
+  })
+  .describe(
+    "Warm pool: moves the sandbox's start-up before the spawn. No state ever crosses subagents; the credential is minted at claim.",
+  );
+
 /** An agent with role `subagent` (the default). */
 export const SubagentSchema = z
   .strictObject({
@@ -209,6 +222,7 @@ export const SubagentSchema = z
     description: z.string().max(2000).optional(),
     entry: EntrySchema.optional(),
     read_paths: ReadPathsSchema.optional(),
+    pool: PoolSchema.optional(),
     proxy: ProxyUrlSchema.optional(),
     tools_allowed: z.array(ToolPatternSchema).optional().describe('Tools it may call. Default [] (none).'),
     tools_denied: z.array(ToolPatternSchema).optional().describe('Tools always refused; deny wins.'),
@@ -312,6 +326,8 @@ export type SubagentInput = z.output<typeof SubagentSchema>;
 export type ParentInput = z.output<typeof ParentSchema>;
 /** A validated `constraints` section. */
 export type ConstraintsInput = z.output<typeof ConstraintsSchema>;
+/** A validated `pool` section. */
+export type PoolInput = z.output<typeof PoolSchema>;
 /** The `network` section as written in openclaw.json (snake_case keys). */
 export type NetworkSection = z.input<typeof NetworkSectionSchema>;
 /** A validated `subagents` section. */

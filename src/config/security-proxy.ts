@@ -8,6 +8,7 @@ import {
   resolveEntry,
   resolveReadPaths,
   toConstraints,
+  toPool,
   toSpawnPolicy,
   toUpstream,
   type AgentRef,
@@ -59,6 +60,7 @@ const OPENCLAW_ROOT_KEYS: readonly string[] = [
 const SUBAGENT_ONLY_KEYS: readonly string[] = [
   'entry',
   'read_paths',
+  'pool',
   'proxy',
   'tools_allowed',
   'tools_denied',
@@ -160,6 +162,7 @@ function parseAgent(
     description: parsed.description,
     entry,
     ...(readPaths === undefined ? {} : { readPaths }),
+    ...toPool(parsed.pool),
     proxy: ownProxy ?? upstream,
     tools: parsed.tools_mode === 'report' ? { ...tools.policy, mode: 'report' } : tools.policy,
     constraints: toConstraints(parsed.constraints),

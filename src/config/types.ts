@@ -22,6 +22,12 @@ export interface Constraints {
   readonly noMemoryPersistence: boolean;
 }
 
+/** A subagent's warm pool. */
+export interface PoolPolicy {
+  /** Sandboxes kept pre-started for this agent, 0..32. @default 0 */
+  readonly warm: number;
+}
+
 /** Spawn quotas of an agent acting as a parent. */
 export interface SpawnPolicy {
   /** Agent names this agent may spawn; `'*'` = any agent defined in the config. @default [] */
@@ -57,6 +63,8 @@ export interface AgentConfig {
    * checked for secrets at spawn. Absent = none.
    */
   readonly readPaths?: readonly string[];
+  /** Warm pool (`pool`). Absent = no pool (`warm: 0`). */
+  readonly pool?: PoolPolicy;
   readonly proxy: UpstreamProxy | undefined;
   readonly tools: ToolsPolicy;
   readonly constraints: Constraints;

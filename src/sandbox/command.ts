@@ -3,6 +3,7 @@
  * their inputs (plus a few lstat calls), so every wrapper can be inspected in tests.
  */
 import { lstatSync, readlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { SpawnerError } from '../errors.js';
 
 /** The child's own view of where its writable scratch directory is, under bubblewrap. */
@@ -178,6 +179,11 @@ export interface BubblewrapOptions {
   /** Host path of the gateway Unix socket, bound at {@link SANDBOX_GATEWAY_SOCKET}. */
   readonly gatewaySocket?: string;
   /**
+   * Bind the socket's directory (holding nothing else) at the socket's directory inside instead of
+   * the socket itself, so the socket may be created after the sandbox started.
+   */
+  readonly gatewaySocketLater?: boolean;
+  /**
    * Uid/gid the child has inside its own user namespace (both mapped to the caller's uid outside).
    * Used when the caller is root: without it the child would run as uid 0 (capabilities dropped).
    */
@@ -219,7 +225,11 @@ export function bubblewrapArgs(o: BubblewrapOptions): string[] {
   for (const l of o.links ?? []) args.push('--symlink', l.target, l.link);
   if (o.scratchDir === null) args.push('--tmpfs', SANDBOX_SCRATCH);
   else args.push('--bind', o.scratchDir, SANDBOX_SCRATCH);
-  if (o.gatewaySocket !== undefined) args.push('--ro-bind', o.gatewaySocket, SANDBOX_GATEWAY_SOCKET);
+  if (o.gatewaySocket !== undefined) {
+    if (o.gatewaySocketLater === true)
+      args.push('--ro-bind', dirname(o.gatewaySocket), dirname(SANDBOX_GATEWAY_SOCKET));
+    else args.push('--ro-bind', o.gatewaySocket, SANDBOX_GATEWAY_SOCKET);
+  }
   args.push('--chdir', SANDBOX_SCRATCH);
   return args;
 }

@@ -4,7 +4,16 @@
  */
 export { createLocalLauncher, type LocalLauncherOptions } from './local-launcher.js';
 export { chooseIsolation } from './isolation.js';
-export type { GatewayPort, LaunchRequest, Launcher, LauncherReport, PreparedLaunch } from './launcher.js';
+export type {
+  GatewayPort,
+  LaunchRequest,
+  Launcher,
+  LauncherReport,
+  PreparedLaunch,
+  WarmClaim,
+  WarmRequest,
+  WarmSandbox,
+} from './launcher.js';
 export { detectIsolation } from './detect.js';
 export { launch } from './launch.js';
 export { createSandboxDirs, sweepStaleSandboxDirs, type SandboxDirs } from './dirs.js';

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, realpathSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { SpawnerError } from '../errors.js';
 import { MemoryCgroup } from './cgroup.js';
@@ -39,7 +39,7 @@ import {
 } from './paths.js';
 import { LocalSandbox } from './local-sandbox.js';
 import { sandboxCgroupName, type ClaimedShim, type LaunchPark } from './park.js';
-import type { LaunchSpec, Sandbox } from './types.js';
+import type { LaunchSpec } from './types.js';
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const DEFAULT_OUTPUT_BUDGET = 64 * 1024;
@@ -93,7 +93,21 @@ function validate(spec: LaunchSpec, caps: HostCapabilities, runsc: string | null
         `isolation level "${spec.level}" needs gateway.unixSocketPath: the child has no network route to ${spec.gateway.host}:${spec.gateway.port}`,
       );
     }
-    if (!existsSync(sock)) {
+    if (spec.gateway.socketLater === true) {
+      // runsc needs the socket itself (chowned to the subagent's uid) when the bundle is written.
+      if (spec.level === 'gvisor') {
+        throw new SpawnerError(
+          'SG_SANDBOX_LAUNCH',
+          'a pre-started (warm) sandbox is not supported at isolation level "gvisor" yet; spawns start cold',
+        );
+      }
+      if (basename(sock) !== basename(SANDBOX_GATEWAY_SOCKET) || !existsSync(dirname(sock))) {
+        throw new SpawnerError(
+          'SG_SANDBOX_LAUNCH',
+          `gateway socket ${sock} must be named ${basename(SANDBOX_GATEWAY_SOCKET)} in an existing directory of its own`,
+        );
+      }
+    } else if (!existsSync(sock)) {
       throw new SpawnerError(
         'SG_SANDBOX_LAUNCH',
         `gateway socket ${sock} does not exist (listenUnix before launch)`,
@@ -205,6 +219,7 @@ function buildArgv(
           env,
           scratchDir: spec.scratchDir,
           ...(socket === undefined ? {} : { gatewaySocket: socket }),
+          ...(spec.gateway.socketLater === true ? { gatewaySocketLater: true } : {}),
           // As root, the child would otherwise be uid 0 inside (capabilities dropped, but owner of
           // every root file it can see): an unprivileged uid in its own user namespace instead.
           ...(caps.root ? { sandboxIds: NOBODY } : {}),
@@ -270,7 +285,7 @@ function claimParked(park: LaunchPark, id: string, limitBytes: number, line: str
  * @throws SpawnerError `SG_ISOLATION_UNAVAILABLE` if the level is not available here (never a
  *   silent downgrade), `SG_SANDBOX_ENTRY` for a bad entry, `SG_SANDBOX_LAUNCH` if setup fails.
  */
-export async function launch(spec: LaunchSpec, park?: LaunchPark): Promise<Sandbox> {
+export async function launch(spec: LaunchSpec, park?: LaunchPark): Promise<LocalSandbox> {
   const caps = await hostCapabilities();
   const runsc = spec.level === 'gvisor' ? (await gvisorCapability()).runsc : null;
   validate(spec, caps, runsc);

@@ -54,6 +54,50 @@ export interface PreparedLaunch {
   discard(): Promise<void>;
 }
 
+/**
+ * What a pre-started ("warm") sandbox is started with: everything of a {@link LaunchRequest} that
+ * is known before a subagent exists. The subagent's id, its credential, its gateway listener and
+ * its task come at claim time.
+ */
+export interface WarmRequest {
+  /** Absolute path of the user program (passed to the runtime, which loads it only at `start`). */
+  readonly entry: string;
+  readonly maxMemoryMb: number;
+  readonly readGrants: readonly string[];
+  /** The gateway's TCP address (a `process`-level child reaches the gateway there). */
+  readonly gatewayAddress: { readonly host: string; readonly port: number };
+  readonly maxOutputBytes?: number;
+}
+
+/** What a claim gives a warm sandbox: the subagent it now belongs to. */
+export interface WarmClaim {
+  /** Subagent id, `[A-Za-z0-9_-]{1,64}`. */
+  readonly id: string;
+  /** The gateway, with this subagent's credential already registered. */
+  readonly gateway: GatewayPort;
+  readonly onOutput?: (line: OutputLine) => void;
+}
+
+/**
+ * A sandbox started up to the point where only the task, the credential and the entry's load
+ * remain: its directories, cgroup (with the memory limit), namespaces and the runtime are up, the
+ * runtime waits for `start`. Exactly one of `claim()` or `discard()` ends it; it serves one
+ * subagent at most and is never reused.
+ */
+export interface WarmSandbox {
+  /** Pid of its outermost process. */
+  readonly pid: number;
+  /** Whether it can still be claimed (its process runs and it was neither claimed nor discarded). */
+  readonly usable: boolean;
+  /**
+   * Hands it to one subagent: opens the gateway listener, names it after the subagent. On
+   * rejection it is discarded (the caller falls back to a cold launch).
+   */
+  claim(c: WarmClaim): Promise<Sandbox>;
+  /** Kills it and removes everything it had. Idempotent; a no-op once claimed. */
+  discard(): Promise<void>;
+}
+
 /** What a launcher reports at start (logged in `orchestrator.start`). */
 export interface LauncherReport {
   /** Levels this launcher could run here, strongest first. */
@@ -78,6 +122,12 @@ export interface Launcher {
    * @throws GuardError (coded) if they cannot be created; nothing is left behind then.
    */
   prepare(req: LaunchRequest): Promise<PreparedLaunch>;
+  /**
+   * Starts a sandbox ahead of any spawn (a warm pool). Optional: a launcher without it has cold
+   * launches only.
+   * @throws GuardError (coded) if it cannot be started; nothing is left behind then.
+   */
+  prestart?(req: WarmRequest): Promise<WarmSandbox>;
   /** SIGKILLs every child and helper now, synchronously (the host process is exiting). Never throws. */
   killAll(): void;
   /** Stops helpers and frees the launcher's own resources (children are the spawner's to end first). */

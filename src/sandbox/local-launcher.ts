@@ -4,17 +4,28 @@
  * shim so the slow cgroup attach stays off the spawn path, and the gateway reached over a
  * per-subagent Unix socket wherever the child has no network route to its TCP listener.
  */
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { nanoid } from 'nanoid';
 import type { GuardConfig } from '../config/types.js';
 import { SpawnerError } from '../errors.js';
 import { detectIsolation } from './detect.js';
 import { createSandboxDirs, sweepStaleSandboxDirs } from './dirs.js';
 import { chooseIsolation } from './isolation.js';
 import { launch } from './launch.js';
-import type { LaunchRequest, Launcher, LauncherReport, PreparedLaunch } from './launcher.js';
-import { LaunchPark } from './park.js';
+import type {
+  LaunchRequest,
+  Launcher,
+  LauncherReport,
+  PreparedLaunch,
+  WarmRequest,
+  WarmSandbox,
+} from './launcher.js';
+import { SANDBOX_GATEWAY_SOCKET } from './command.js';
+import type { LocalSandbox } from './local-sandbox.js';
+import { LaunchPark, sandboxCgroupName } from './park.js';
 import { configProtectedPaths } from './paths.js';
-import type { IsolationLevel, IsolationRequest, Sandbox } from './types.js';
+import type { IsolationLevel, IsolationRequest, OutputLine, Sandbox } from './types.js';
 
 /** Options of {@link createLocalLauncher}. */
 export interface LocalLauncherOptions {
@@ -124,6 +135,86 @@ class LocalLauncher implements Launcher {
         launched = true;
         this.#live.add(sandbox);
         return sandbox;
+      },
+    };
+  }
+
+  async prestart(req: WarmRequest): Promise<WarmSandbox> {
+    // Its own id until claimed (directory and cgroup names; the start-up sweep finds it like any
+    // sandbox of a dead orchestrator): a warm sandbox never learns which subagent it will serve.
+    const warmId = `warm-${nanoid(16)}`;
+    const dirs = createSandboxDirs(warmId);
+    // The socket comes at claim, when the gateway knows the subagent: its directory exists now.
+    const socketDir = join(dirs.root, 'gw');
+    const hostSocket =
+      this.isolation === 'process' ? undefined : join(socketDir, basename(SANDBOX_GATEWAY_SOCKET));
+    let sink: ((line: OutputLine) => void) | undefined;
+    let sandbox: LocalSandbox;
+    try {
+      if (hostSocket !== undefined) await mkdir(socketDir, { mode: 0o700 });
+      sandbox = await launch(
+        {
+          id: warmId,
+          level: this.isolation,
+          entry: req.entry,
+          scratchDir: dirs.scratchDir,
+          maxMemoryMb: req.maxMemoryMb,
+          ownedDir: dirs.root,
+          onOutput: (line) => sink?.(line),
+          ...(req.maxOutputBytes === undefined ? {} : { maxOutputBytes: req.maxOutputBytes }),
+          gateway: {
+            ...req.gatewayAddress,
+            ...(hostSocket === undefined ? {} : { unixSocketPath: hostSocket, socketLater: true }),
+          },
+          protectedPaths: this.#protectedPaths,
+          readGrants: req.readGrants,
+          ...(this.#opts.runAs === undefined ? {} : { runAs: this.#opts.runAs }),
+          ...(this.#opts.command === undefined ? {} : { command: this.#opts.command }),
+        },
+        this.#park,
+      );
+    } catch (err) {
+      await rm(dirs.root, { recursive: true, force: true }).catch(() => undefined);
+      throw err;
+    }
+    this.#prune();
+    this.#live.add(sandbox);
+    // Idle, it must not keep the host process alive (the orchestrator's close() ends it anyway).
+    sandbox.setRef(false);
+    let state: 'idle' | 'claimed' | 'discarded' = 'idle';
+    return {
+      pid: sandbox.pid,
+      get usable() {
+        return state === 'idle' && !sandbox.hasExited;
+      },
+      claim: async (c) => {
+        if (state !== 'idle') {
+          // Never touched again: it belongs to its one claimer, or is gone.
+          throw new SpawnerError('SG_SANDBOX_LAUNCH', `warm sandbox ${sandbox.pid} was already ${state}`);
+        }
+        if (sandbox.hasExited) {
+          state = 'discarded';
+          await sandbox.dispose();
+          throw new SpawnerError('SG_SANDBOX_LAUNCH', `warm sandbox ${sandbox.pid} exited before its claim`);
+        }
+        state = 'claimed';
+        sandbox.setRef(true);
+        // A sandbox that dies from here on is the claiming subagent's failed start, reported by its
+        // run like any exit without a result.
+        try {
+          if (hostSocket !== undefined) await c.gateway.listenUnix(hostSocket);
+        } catch (err) {
+          await sandbox.dispose();
+          throw err;
+        }
+        sandbox.renameCgroup(sandboxCgroupName(c.id));
+        sink = c.onOutput;
+        return sandbox;
+      },
+      discard: async () => {
+        if (state === 'claimed') return;
+        state = 'discarded';
+        await sandbox.dispose();
       },
     };
   }

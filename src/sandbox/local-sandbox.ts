@@ -7,6 +7,7 @@
 import { type ChildProcess } from 'node:child_process';
 import { readFileSync, rmdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { Socket } from 'node:net';
 import { dirname, relative, isAbsolute } from 'node:path';
 import type { Duplex, Readable } from 'node:stream';
 import type { MemoryCgroup } from './cgroup.js';
@@ -108,6 +109,32 @@ export class LocalSandbox implements Sandbox {
 
   get goneAt(): number | undefined {
     return this.#goneAt;
+  }
+
+  /** Whether its main process has exited. */
+  get hasExited(): boolean {
+    return this.#exited || this.#init.child.exitCode !== null || this.#init.child.signalCode !== null;
+  }
+
+  /**
+   * Renames its cgroup (a pre-started sandbox claimed by a subagent takes the subagent's id, which
+   * audits and leak checks look for). Best effort: the limit stays whatever the name.
+   */
+  renameCgroup(name: string): void {
+    this.#init.cgroup?.rename(name);
+  }
+
+  /** Whether the sandbox keeps the host process alive (an idle pre-started one does not). */
+  setRef(on: boolean): void {
+    const child = this.#init.child;
+    if (on) child.ref();
+    else child.unref();
+    for (const s of [this.channel, child.stdout, child.stderr]) {
+      if (s instanceof Socket) {
+        if (on) s.ref();
+        else s.unref();
+      }
+    }
   }
 
   get peakRssBytes(): number {

@@ -82,6 +82,14 @@ export interface LaunchSpec {
      * the child has no network route to the TCP listener there. Removed by `dispose()`.
      */
     readonly unixSocketPath?: string;
+    /**
+     * The socket does not exist yet: the gateway listens on it only after the child started (a
+     * pre-started sandbox whose subagent id, and so its gateway listener, is known only at claim).
+     * Its directory must hold nothing else and exist; bubblewrap binds that directory read-only
+     * (a socket on a read-only mount can still be connected to) and the socket file must be named
+     * like {@link SANDBOX_GATEWAY_SOCKET}'s.
+     */
+    readonly socketLater?: boolean;
   };
   /**
    * A directory created for this sandbox only (e.g. by `createSandboxDirs`) that `dispose()` removes

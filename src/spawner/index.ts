@@ -8,6 +8,7 @@ export type {
   OrchestratorOptions,
   Outcome,
   OutcomeCommon,
+  PoolStats,
   Resolver,
   SpawnRequest,
   SubagentHandle,

@@ -21,6 +21,8 @@ import { AgentPolicies } from './agent-policies.js';
 import { SpawnQuotas, ownAgent, type SpawnReservation } from './quotas.js';
 import { guardInspectorSignal } from './inspector-guard.js';
 import { SubagentRun } from './subagent.js';
+import { OUTPUT_AUDIT_BYTES } from './output.js';
+import { WarmPools, type PoolStats } from './warm-pool.js';
 import type {
   IsolationLevel,
   Orchestrator,
@@ -170,6 +172,7 @@ class LocalOrchestrator implements Orchestrator {
   readonly #onProcessExit: () => void;
   readonly #launcher: Launcher;
   readonly #unguard: () => void;
+  readonly #pools: WarmPools;
   #closing: Promise<void> | undefined;
 
   constructor(parts: LocalOrchestratorParts) {
@@ -185,6 +188,14 @@ class LocalOrchestrator implements Orchestrator {
       parts.config,
       parts.maxQueued === undefined ? {} : { maxQueued: parts.maxQueued },
     );
+    const gateway = parts.gateway;
+    this.#pools = new WarmPools(parts.config.agents, {
+      launcher: parts.launcher,
+      logger: parts.logger,
+      gatewayAddress: () => gateway.address,
+      maxOutputBytes: OUTPUT_AUDIT_BYTES,
+    });
+    this.#pools.start();
     // If the parent process exits without close(), no sandbox may outlive it: SIGKILL them all
     // synchronously (bubblewrap's --die-with-parent covers a parent killed by a signal).
     this.#onProcessExit = () => {
@@ -253,6 +264,10 @@ class LocalOrchestrator implements Orchestrator {
     return out;
   }
 
+  poolStats(): PoolStats[] {
+    return this.#pools.stats();
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;
@@ -262,6 +277,7 @@ class LocalOrchestrator implements Orchestrator {
     const runs = [...this.#runs.values()];
     for (const run of runs) run.terminate('shutdown', 'the orchestrator is closing');
     await Promise.all(runs.map((r) => r.result));
+    await this.#pools.close();
     await this.#launcher.close();
     await this.gateway.close();
     process.removeListener('exit', this.#onProcessExit);
@@ -360,6 +376,7 @@ class LocalOrchestrator implements Orchestrator {
         upstream: agent.proxy ?? this.#config.gateway.upstream,
         spawnNested: (caller, a, t) => this.#spawnNested(caller, a, t),
         onFinished: (r) => this.#runs.delete(r.id),
+        pools: this.#pools,
       },
     );
     this.#runs.set(id, run);

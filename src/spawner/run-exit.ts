@@ -53,6 +53,8 @@ export interface ExitReport {
   /** `performance.now()` of the decision, and when every process was gone (0: never launched). */
   readonly decidedAt: number;
   readonly cutAt: number;
+  /** The sandbox came from the agent's warm pool. */
+  readonly warm?: boolean;
 }
 
 /** Logs teardown errors and the `subagent.exit` record; returns the outcome to resolve. */
@@ -82,6 +84,7 @@ export function reportExit(r: ExitReport): Outcome {
       ...(final.status === 'failed' ? { code: final.error.code } : {}),
       usage: r.usage,
       ...r.ipc,
+      ...(r.warm === true ? { warm: true } : {}),
       ...(r.cutAt === 0 ? {} : { killMs: ms(r.cutAt) }),
       teardownMs: ms(performance.now()),
     },

@@ -22,6 +22,7 @@ import type { ToolDecision } from '../policy/types.js';
 import type { GatewayPort, Launcher, PreparedLaunch, Sandbox } from '../sandbox/launcher.js';
 import type { ToolBroker } from '../tools/broker.js';
 import { Meter } from './meter.js';
+import type { WarmPools } from './warm-pool.js';
 import { HeldOutput, OUTPUT_AUDIT_BYTES } from './output.js';
 import type { ParentInstance, SpawnReservation } from './quotas.js';
 import { wallClock, watchChild, type WatchedChild } from './run-child.js';
@@ -55,6 +56,8 @@ export interface RunDeps {
   readonly spawnNested: (caller: SubagentRun, agent: string, task: unknown) => { result: Promise<Outcome> };
   /** Called once, after teardown, before the outcome resolves. */
   readonly onFinished: (run: SubagentRun) => void;
+  /** Warm pools to claim a pre-started sandbox from (none: every start is cold). */
+  readonly pools?: WarmPools;
 }
 
 /** Parameters of one run. */
@@ -98,6 +101,8 @@ export class SubagentRun {
   #credential: ProxyCredential | undefined;
   #prepared: PreparedLaunch | undefined;
   #sandbox: Sandbox | undefined;
+  /** The sandbox came from a warm pool. */
+  #warm = false;
   #child: WatchedChild | undefined;
   #timers: NodeJS.Timeout[] = [];
   /** Startup, then the transition out of `starting`; teardown waits for it. */
@@ -194,6 +199,9 @@ export class SubagentRun {
         },
         listenUnix: (path) => gateway.listenUnix(id, path),
       };
+      // Claimed after the credential exists: a pooled sandbox never holds one before its claim.
+      this.#sandbox = await this.#claimWarm(port);
+      if (this.#sandbox !== undefined || this.ending) return;
       this.#prepared = await this.#deps.launcher.prepare({
         id,
         entry: this.#entry,
@@ -203,7 +211,8 @@ export class SubagentRun {
         onOutput: this.#output.sink,
         maxOutputBytes: OUTPUT_AUDIT_BYTES,
       });
-      if (this.ending) return;
+      // Decided while the launch was prepared (the same getter, read again after the await).
+      if (this.#run.decided) return;
       this.#sandbox = await this.#prepared.launch();
     } catch (err) {
       const e = toError(err);
@@ -213,6 +222,21 @@ export class SubagentRun {
         status: 'failed',
         error: { code, message: `could not start the subagent: ${e.message}` },
       });
+    }
+  }
+
+  /** A sandbox from the agent's warm pool, or undefined (none ready, or the claim failed: cold). */
+  async #claimWarm(port: GatewayPort): Promise<Sandbox | undefined> {
+    const pools = this.#deps.pools;
+    const warm = pools?.take(this.agent.name, this.#entry);
+    if (pools === undefined || warm === undefined) return undefined;
+    try {
+      const sandbox = await warm.claim({ id: this.id, gateway: port, onOutput: this.#output.sink });
+      this.#warm = true;
+      return sandbox;
+    } catch (err) {
+      pools.claimFailed(this.agent.name, err);
+      return undefined;
     }
   }
 
@@ -402,6 +426,7 @@ export class SubagentRun {
       ipc: this.#ipcSummary(),
       decidedAt: this.#decidedAt,
       cutAt: this.#cutAt,
+      warm: this.#warm,
     });
     this.#run.to('done');
     this.#deps.onFinished(this);

@@ -16,6 +16,9 @@ import type { IsolationLevel, IsolationRequest } from '../sandbox/types.js';
 export type { IsolationLevel, IsolationRequest } from '../sandbox/types.js';
 
 import type { Outcome } from '../ipc/outcome.js';
+import type { PoolStats } from './warm-pool.js';
+
+export type { PoolStats } from './warm-pool.js';
 
 export { TERMINATION_REASONS, VIOLATION_REASONS, isViolation } from '../ipc/outcome.js';
 export type { Outcome, OutcomeCommon, TerminationReason, Usage, ViolationReason } from '../ipc/outcome.js';
@@ -93,6 +96,11 @@ export interface Orchestrator {
   readonly gateway: EgressGateway;
   /** The isolation level every spawn of this orchestrator uses. */
   readonly isolation: IsolationLevel;
-  /** Terminates everything (`shutdown`), closes the gateway, flushes the audit log it created. Idempotent. */
+  /** The warm pools (agents with `pool.warm > 0`): size, idle, starting, claims, misses, errors. */
+  poolStats(): PoolStats[];
+  /**
+   * Terminates everything (`shutdown`), discards the warm pools, closes the gateway, flushes the
+   * audit log it created. Idempotent.
+   */
   close(): Promise<void>;
 }

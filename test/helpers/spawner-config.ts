@@ -8,6 +8,7 @@ import type {
   Constraints,
   GuardConfig,
   NetworkPolicy,
+  PoolPolicy,
   SpawnPolicy,
   ToolsPolicy,
 } from '../../src/config/types.js';
@@ -20,6 +21,7 @@ export interface AgentSpec {
   constraints?: Partial<Constraints>;
   network?: Partial<NetworkPolicy>;
   subagents?: Partial<SpawnPolicy>;
+  pool?: PoolPolicy;
 }
 
 /** One normalised agent. */
@@ -29,6 +31,7 @@ export function makeAgent(name: string, spec: AgentSpec = {}): AgentConfig {
     role: spec.role ?? 'subagent',
     description: undefined,
     entry: spec.entry,
+    ...(spec.pool === undefined ? {} : { pool: spec.pool }),
     proxy: undefined,
     tools: { allowed: [], denied: [], ...spec.tools },
     constraints: {

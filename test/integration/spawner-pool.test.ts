@@ -1,0 +1,318 @@
+/**
+ * Warm pools (`pool: { warm: N }`): sandboxes started before any spawn, each claimed by exactly one
+ * subagent and discarded with it, refilled in the background, torn down by close() and swept after
+ * a crashed orchestrator; a broken pool leaves spawns on the cold path with an audited error.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { SpawnerError } from '../../src/errors.js';
+import { detectIsolation, sweepStaleSandboxDirs } from '../../src/sandbox/index.js';
+import type { Launcher } from '../../src/sandbox/launcher.js';
+import { createLocalLauncher } from '../../src/sandbox/local-launcher.js';
+import { sweepStaleCgroups } from '../../src/sandbox/park.js';
+import { createOrchestrator, type Orchestrator } from '../../src/spawner/index.js';
+import { openOrchestrator } from '../../src/spawner/orchestrator.js';
+import { collectAudit } from '../helpers/spawner-audit.js';
+import { makeConfig } from '../helpers/spawner-config.js';
+import {
+  eventually,
+  liveChildren,
+  processesMatching,
+  removeDir,
+  writeAgents,
+} from '../helpers/spawner-harness.js';
+
+const detected = await detectIsolation();
+const cgBase = /^v[12] at (.+)$/.exec(detected.details['cgroup'] ?? '')?.[1];
+const CRASH_CHILD = join(import.meta.dirname, '..', 'helpers', 'pool-crash-child.js');
+
+/** Reports what tells one process from another, and whether this module already ran in it. */
+const PROBE = `export default async (task, ctx) => {
+  const seen = globalThis.__sgSeen ?? 0;
+  globalThis.__sgSeen = seen + 1;
+  return { id: ctx.id, seen, origin: performance.timeOrigin, uptimeMs: process.uptime() * 1000 };
+};`;
+
+let dir = '';
+let entry = '';
+before(() => {
+  dir = writeAgents();
+  entry = join(dir, 'pool-probe.mjs');
+  writeFileSync(entry, PROBE);
+});
+after(() => {
+  removeDir(dir);
+});
+
+function config(warm: number): ReturnType<typeof makeConfig> {
+  return makeConfig({
+    main: { role: 'parent', subagents: { allowAgents: ['probe'], maxConcurrent: 4, maxChildren: 8 } },
+    probe: { entry, pool: { warm } },
+  });
+}
+
+interface ProbeOutput {
+  id: string;
+  seen: number;
+  origin: number;
+  uptimeMs: number;
+}
+
+async function runProbe(o: Orchestrator): Promise<ProbeOutput> {
+  const outcome = await o.run({ parent: 'main', agent: 'probe', task: null });
+  assert.equal(outcome.status, 'completed', JSON.stringify(outcome));
+  return (outcome as { output: ProbeOutput }).output;
+}
+
+const full = (o: Orchestrator, n: number) => (): boolean => o.poolStats()[0]?.idle === n;
+
+/** Cgroups of this process whose name starts with `warm-` (idle pooled sandboxes). */
+function warmCgroups(): string[] {
+  if (cgBase === undefined || !existsSync(cgBase)) return [];
+  return readdirSync(cgBase).filter((n) => n.startsWith('warm-') && n.includes(`.${process.pid}-`));
+}
+
+const warmDirs = (): string[] => readdirSync(tmpdir()).filter((n) => n.startsWith('sg-warm-'));
+
+void describe(`warm pool at isolation level '${detected.best}'`, () => {
+  void test(
+    'a spawn claims a pre-started sandbox, and the pool refills behind it',
+    { timeout: 30_000 },
+    async () => {
+      const audit = collectAudit();
+      const o = await createOrchestrator({ config: config(2), logger: audit.logger });
+      try {
+        assert.ok(await eventually(full(o, 2), 15_000), `pool filled: ${JSON.stringify(o.poolStats())}`);
+        if (detected.cgroup !== null)
+          assert.equal(warmCgroups().length, 2, 'each idle sandbox is in its own cgroup');
+        // Idle long enough that a pre-started child is told from a cold one by its own age.
+        await new Promise((r) => setTimeout(r, 400));
+        const out = await runProbe(o);
+        assert.equal(out.seen, 0);
+        assert.ok(out.uptimeMs >= 350, `the child was started before the spawn (up ${out.uptimeMs} ms)`);
+        const exit = audit.events('subagent.exit').find((r) => r['subagentId'] === out.id);
+        assert.equal(exit?.['warm'], true, 'subagent.exit says warm: true');
+        assert.ok(await eventually(full(o, 2), 15_000), 'the pool refilled');
+        const stats = o.poolStats()[0];
+        assert.equal(stats?.claimed, 1);
+        assert.equal(stats.misses, 0);
+        assert.equal(stats.errors, 0);
+        assert.deepEqual(audit.events('pool.error'), []);
+      } finally {
+        await o.close();
+      }
+    },
+  );
+
+  void test(
+    'each pooled sandbox serves one subagent only and is discarded with it',
+    { timeout: 60_000 },
+    async () => {
+      const audit = collectAudit();
+      const o = await createOrchestrator({ config: config(1), logger: audit.logger });
+      try {
+        const outs: ProbeOutput[] = [];
+        for (let i = 0; i < 3; i++) {
+          assert.ok(await eventually(full(o, 1), 15_000), 'pool ready');
+          outs.push(await runProbe(o));
+        }
+        assert.deepEqual(
+          outs.map((x) => x.seen),
+          [0, 0, 0],
+          'the entry never ran before in the process it got',
+        );
+        assert.equal(new Set(outs.map((x) => x.origin)).size, 3, 'three different processes');
+        const exits = audit.events('subagent.exit');
+        assert.deepEqual(
+          exits.map((r) => r['warm']),
+          [true, true, true],
+        );
+        // Only the refilled one is alive: the three that served are gone.
+        assert.ok(await eventually(full(o, 1), 15_000));
+        assert.equal(processesMatching(entry).length >= 1, true);
+        assert.equal(o.poolStats()[0]?.claimed, 3);
+      } finally {
+        await o.close();
+      }
+    },
+  );
+
+  void test(
+    'close() discards the idle sandboxes: no process, directory or cgroup left',
+    { timeout: 30_000 },
+    async () => {
+      const before = new Set(warmDirs());
+      const o = await createOrchestrator({ config: config(3), logger: collectAudit().logger });
+      assert.ok(await eventually(full(o, 3), 20_000), 'pool filled');
+      assert.ok(processesMatching(entry).length >= 3, 'three idle sandboxes run');
+      await o.close();
+      assert.deepEqual(processesMatching(entry), [], 'no pooled process survives close()');
+      assert.deepEqual(liveChildren(), [], 'no child of this process is left');
+      assert.deepEqual(
+        warmDirs().filter((n) => !before.has(n)),
+        [],
+        'their directories are removed',
+      );
+      assert.deepEqual(warmCgroups(), [], 'their cgroups are removed');
+    },
+  );
+
+  void test(
+    'a spawn with another entry, or with the pool empty, starts cold',
+    { timeout: 30_000 },
+    async () => {
+      const audit = collectAudit();
+      const o = await createOrchestrator({ config: config(1), logger: audit.logger });
+      try {
+        assert.ok(await eventually(full(o, 1), 15_000));
+        const other = await o.run({
+          parent: 'main',
+          agent: 'probe',
+          task: null,
+          entry: join(dir, 'echo.mjs'),
+        });
+        assert.equal(other.status, 'completed');
+        const exit = audit.events('subagent.exit').find((r) => r['subagentId'] === other.id);
+        assert.equal(
+          exit?.['warm'],
+          undefined,
+          'another entry never gets a sandbox started for the agent’s own',
+        );
+        assert.equal(o.poolStats()[0]?.misses, 1);
+        assert.equal(o.poolStats()[0]?.idle, 1, 'the pooled sandbox stays for a spawn it fits');
+      } finally {
+        await o.close();
+      }
+    },
+  );
+
+  void test(
+    'a sandbox that died idle is audited and the spawn starts cold',
+    { timeout: 30_000 },
+    async () => {
+      const audit = collectAudit();
+      const o = await createOrchestrator({ config: config(1), logger: audit.logger });
+      try {
+        assert.ok(await eventually(full(o, 1), 15_000));
+        for (const pid of processesMatching(entry)) process.kill(pid, 'SIGKILL');
+        assert.ok(await eventually(() => processesMatching(entry).length === 0, 5000));
+        await new Promise((r) => setTimeout(r, 200)); // the exit reaches the parent
+        const out = await runProbe(o);
+        const exit = audit.events('subagent.exit').find((r) => r['subagentId'] === out.id);
+        assert.equal(exit?.['warm'], undefined, 'it ran cold');
+        const errors = audit.events('pool.error');
+        assert.equal(errors.length, 1);
+        assert.equal(errors[0]?.['phase'], 'idle');
+        assert.equal(errors[0]['agent'], 'probe');
+        assert.ok(await eventually(full(o, 1), 15_000), 'the pool refilled');
+      } finally {
+        await o.close();
+      }
+      assert.deepEqual(liveChildren(), []);
+    },
+  );
+
+  void test(
+    'a pool whose starts fail is disabled with an audited error; spawns start cold',
+    { timeout: 30_000 },
+    async () => {
+      const audit = collectAudit();
+      const cfg = config(2);
+      let attempts = 0;
+      const o = await openOrchestrator({ config: cfg, logger: audit.logger }, async () => {
+        const inner = await createLocalLauncher({ config: cfg });
+        const broken: Launcher = {
+          isolation: inner.isolation,
+          report: inner.report,
+          start: () => inner.start(),
+          prepare: (req) => inner.prepare(req),
+          prestart: () => {
+            attempts += 1;
+            return Promise.reject(new SpawnerError('SG_SANDBOX_LAUNCH', 'the sandbox could not be started'));
+          },
+          killAll: () => {
+            inner.killAll();
+          },
+          close: () => inner.close(),
+        };
+        return broken;
+      });
+      try {
+        assert.ok(await eventually(() => o.poolStats()[0]?.disabled === true, 10_000), 'the pool gave up');
+        const errors = audit.events('pool.error');
+        assert.equal(errors.length, 3, 'one record per failed start');
+        assert.equal(attempts, 3);
+        assert.ok(errors.every((r) => r['phase'] === 'prestart' && r['code'] === 'SG_SANDBOX_LAUNCH'));
+        assert.equal(errors[2]?.['disabled'], true);
+        const out = await runProbe(o);
+        assert.equal(out.seen, 0);
+        const exit = audit.events('subagent.exit').find((r) => r['subagentId'] === out.id);
+        assert.equal(exit?.['warm'], undefined, 'it ran cold');
+        assert.equal(o.poolStats()[0]?.misses, 1);
+      } finally {
+        await o.close();
+      }
+    },
+  );
+
+  void test(
+    'after a SIGKILLed orchestrator, its pooled sandboxes die and the start-up sweep removes the rest',
+    { timeout: 40_000 },
+    async () => {
+      const child = spawn(process.execPath, [CRASH_CHILD, entry], { stdio: ['ignore', 'pipe', 'inherit'] });
+      try {
+        let out = '';
+        child.stdout.setEncoding('utf8');
+        child.stdout.on('data', (d: string) => (out += d));
+        assert.ok(await eventually(() => out.includes('\n'), 20_000), 'the orchestrator filled its pool');
+        assert.ok(processesMatching(entry).length >= 2, 'two idle pooled sandboxes run');
+        const owner = child.pid;
+        child.kill('SIGKILL');
+        await once(child, 'exit');
+        assert.ok(
+          await eventually(() => processesMatching(entry).length === 0, 10_000),
+          `every pooled process died with the orchestrator (left: ${processesMatching(entry).join(', ')})`,
+        );
+        const dirsOf = (): string[] =>
+          readdirSync(tmpdir()).filter((n) => {
+            if (!n.startsWith('sg-warm-')) return false;
+            try {
+              return readdirSync(join(tmpdir(), n)).includes('owner');
+            } catch {
+              return false;
+            }
+          });
+        const left = dirsOf().length;
+        assert.ok(left >= 2, 'the killed orchestrator left its pooled sandboxes’ directories');
+        const removed = sweepStaleSandboxDirs().filter((p) => p.includes('/sg-warm-'));
+        assert.ok(removed.length >= 2, `the sweep removed them (${removed.length})`);
+        if (cgBase !== undefined && detected.cgroup !== null && existsSync(cgBase)) {
+          const version = detected.cgroup;
+          const stale = (): string[] =>
+            readdirSync(cgBase).filter((n) => n.startsWith('warm-') && n.includes(`.${owner}-`));
+          assert.ok(
+            await eventually(() => {
+              sweepStaleCgroups({ version, dir: cgBase });
+              return stale().length === 0;
+            }, 10_000),
+            `the sweep removed their cgroups (left: ${stale().join(', ')})`,
+          );
+        }
+      } finally {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        for (const pid of processesMatching(entry)) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+      }
+    },
+  );
+});

@@ -230,11 +230,23 @@ export const AuditRecordSchemas = {
       usage: usage.optional(),
       logLinesDropped: count.optional(),
       ipcQueuedPeakBytes: count.optional(),
+      warm: z.literal(true).optional().describe("its sandbox came from the agent's warm pool"),
       killMs: z.number().optional(),
       teardownMs: z.number().optional(),
       teardownError: z.string().optional().describe('an error record (level 50): one teardown step failed'),
     },
     'the subagent exited (any status), with usage figures',
+  ),
+  [AuditEvent.PoolError]: record(
+    AuditEvent.PoolError,
+    {
+      agent: name,
+      phase: z.enum(['prestart', 'idle', 'claim']),
+      code: z.string().optional(),
+      error: z.strictObject({ message: z.string() }),
+      disabled: z.literal(true).optional().describe('the pool stopped refilling; spawns start cold'),
+    },
+    'a warm pool could not start, keep or hand over a sandbox; the spawn starts cold',
   ),
   [AuditEvent.GatewayListen]: record(
     AuditEvent.GatewayListen,

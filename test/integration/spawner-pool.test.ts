@@ -10,6 +10,7 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { validateAuditRecord } from '../../src/audit/record-schema.js';
 import { SpawnerError } from '../../src/errors.js';
 import { detectIsolation, sweepStaleSandboxDirs } from '../../src/sandbox/index.js';
 import type { Launcher } from '../../src/sandbox/launcher.js';
@@ -69,6 +70,21 @@ async function runProbe(o: Orchestrator): Promise<ProbeOutput> {
   return (outcome as { output: ProbeOutput }).output;
 }
 
+/** Records of the pool's events that do not match the published audit schema. */
+function invalidRecords(records: readonly Record<string, unknown>[]): string[] {
+  return records
+    .filter((r) => r['event'] === 'pool.error' || r['event'] === 'subagent.exit')
+    .flatMap((r) => {
+      // The test logger is a bare pino; the orchestrator's own adds `service` and an ISO time.
+      const v = validateAuditRecord({
+        ...r,
+        service: 'subagent-guard',
+        time: new Date(Number(r['time'])).toISOString(),
+      });
+      return v.ok ? [] : [`${String(r['event'])}: ${v.issues.join('; ')}`];
+    });
+}
+
 const full = (o: Orchestrator, n: number) => (): boolean => o.poolStats()[0]?.idle === n;
 
 /** Cgroups of this process whose name starts with `warm-` (idle pooled sandboxes). */
@@ -103,6 +119,7 @@ void describe(`warm pool at isolation level '${detected.best}'`, () => {
         assert.equal(stats.misses, 0);
         assert.equal(stats.errors, 0);
         assert.deepEqual(audit.events('pool.error'), []);
+        assert.deepEqual(invalidRecords(audit.records()), []);
       } finally {
         await o.close();
       }
@@ -210,6 +227,7 @@ void describe(`warm pool at isolation level '${detected.best}'`, () => {
         assert.equal(errors[0]?.['phase'], 'idle');
         assert.equal(errors[0]['agent'], 'probe');
         assert.ok(await eventually(full(o, 1), 15_000), 'the pool refilled');
+        assert.deepEqual(invalidRecords(audit.records()), []);
       } finally {
         await o.close();
       }
@@ -254,6 +272,7 @@ void describe(`warm pool at isolation level '${detected.best}'`, () => {
         const exit = audit.events('subagent.exit').find((r) => r['subagentId'] === out.id);
         assert.equal(exit?.['warm'], undefined, 'it ran cold');
         assert.equal(o.poolStats()[0]?.misses, 1);
+        assert.deepEqual(invalidRecords(audit.records()), []);
       } finally {
         await o.close();
       }

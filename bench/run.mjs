@@ -2,11 +2,13 @@
 // Benchmark driver: `npm run bench` (full) or `npm run bench -- --quick` (< 3 minutes).
 // Flags:
 //   --quick            short runs, 1 repetition (the full run: 3 repetitions, 5 s per HTTP run, 1 GB tunnels)
-//   --only=a,b         suites to run: policy, http, connect, spawner, quota (default: all)
+//   --only=a,b         suites to run: policy, http, connect, spawner, startup, quota (default: all)
 //   --reps=N           repetitions of the interleaved peer runs (default 3; quick 1)
 //   --seconds=N        duration of each wrk run (default 5; quick 2)
 //   --profile          run our gateway with --cpu-prof and summarise where its CPU goes
 //   --report-only      regenerate bench/REPORT.md and charts from the newest bench/results/*.json
+//   --merge            with --only: keep the other suites' figures from the newest full results file
+//                      (the report names the run each section comes from)
 // Writes bench/results/<YYYY-MM-DD>.json, bench/REPORT.md and bench/charts/*.svg.
 // Peers that are not installed are skipped (and the report says so). Only loopback is used.
 import {
@@ -30,7 +32,7 @@ import { summarizeProfile, newestProfile } from './lib/profile.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
-const SUITES = ['policy', 'http', 'connect', 'spawner', 'quota'];
+const SUITES = ['policy', 'http', 'connect', 'spawner', 'startup', 'quota'];
 
 function parseArgs(argv) {
   const o = {
@@ -40,11 +42,13 @@ function parseArgs(argv) {
     seconds: undefined,
     profile: false,
     reportOnly: false,
+    merge: false,
   };
   for (const a of argv) {
     if (a === '--quick') o.quick = true;
     else if (a === '--profile') o.profile = true;
     else if (a === '--report-only') o.reportOnly = true;
+    else if (a === '--merge') o.merge = true;
     else if (a.startsWith('--only=')) o.only = a.slice(7).split(',').filter(Boolean);
     else if (a.startsWith('--reps=')) o.reps = Math.max(1, Math.min(20, Number(a.slice(7)) || 1));
     else if (a.startsWith('--seconds=')) o.seconds = Math.max(1, Math.min(60, Number(a.slice(10)) || 1));
@@ -52,7 +56,7 @@ function parseArgs(argv) {
       process.stdout.write(
         readFileSync(fileURLToPath(import.meta.url), 'utf8')
           .split('\n')
-          .slice(1, 12)
+          .slice(1, 14)
           .map((l) => l.replace(/^\/\/ ?/, ''))
           .join('\n') + '\n',
       );
@@ -109,13 +113,36 @@ async function toolVersions() {
   return out;
 }
 
+/** Results files, oldest first (by modification time); `full` keeps only full runs. */
+function resultFiles(resultsDir, { full = false } = {}) {
+  return readdirSync(resultsDir)
+    .filter((f) => (full ? /^\d{4}-\d{2}-\d{2}\.json$/ : /^\d{4}-\d{2}-\d{2}.*\.json$/).test(f))
+    .sort((a, b) => statSync(join(resultsDir, a)).mtimeMs - statSync(join(resultsDir, b)).mtimeMs);
+}
+
+/**
+ * --merge: the suites this run did not measure, taken from the newest full results file, each
+ * marked with the run it comes from (a suite merged earlier keeps its original run).
+ */
+function mergeFrom(resultsDir, results) {
+  const files = resultFiles(resultsDir, { full: true });
+  if (files.length === 0) throw new Error('--merge: no full results in bench/results to merge with');
+  const file = files[files.length - 1];
+  const prev = JSON.parse(readFileSync(join(resultsDir, file), 'utf8'));
+  const merged = [];
+  for (const [name, r] of Object.entries(prev.suites)) {
+    if (name in results.suites) continue;
+    results.suites[name] = { ...r, fromRun: r.fromRun ?? prev.startedAt };
+    merged.push(name);
+  }
+  results.merged = { file, suites: merged };
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const resultsDir = join(here, 'results');
   if (opts.reportOnly) {
-    const files = readdirSync(resultsDir)
-      .filter((f) => /^\d{4}-\d{2}-\d{2}.*\.json$/.test(f))
-      .sort((a, b) => statSync(join(resultsDir, a)).mtimeMs - statSync(join(resultsDir, b)).mtimeMs);
+    const files = resultFiles(resultsDir);
     if (files.length === 0) throw new Error('no results in bench/results; run the benchmark first');
     const results = JSON.parse(readFileSync(join(resultsDir, files[files.length - 1]), 'utf8'));
     writeReport(results, here);
@@ -213,6 +240,7 @@ async function main() {
   results.machine.loadavgEnd = loadavg().map((x) => Math.round(x * 100) / 100);
   results.elapsedSec = Math.round((performance.now() - t0) / 100) / 10;
   mkdirSync(resultsDir, { recursive: true });
+  if (opts.merge) mergeFrom(resultsDir, results);
   const file = join(resultsDir, `${results.date}${opts.quick ? '-quick' : ''}.json`);
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   const summary = writeReport(results, here);

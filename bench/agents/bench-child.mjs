@@ -1,5 +1,6 @@
 // Benchmark subagent. task.mode selects what it does after its first tool call ('ping'):
 //   'return'  - returns at once (spawn -> first tool call latency)
+//   'cpu'     - returns its own CPU time so far (process.cpuUsage(): the start-up's CPU)
 //   'hold'    - stays idle until terminated (memory per idle subagent, concurrency)
 //   'violate' - calls a denied tool right away (violation -> kill latency)
 //   'heap' / 'buffer' / 'buffer-burst' - grows memory until killed (quota precision)
@@ -11,6 +12,8 @@ export default async function benchChild(task, ctx) {
   switch (task.mode) {
     case 'return':
       return 1;
+    case 'cpu':
+      return process.cpuUsage();
     case 'violate':
       await ctx.tools.call('exec', { command: 'true' });
       return 'not terminated';

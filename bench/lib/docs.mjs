@@ -17,6 +17,7 @@ npm run bench -- --quick                 # < 3 minutes: 1 repetition, short runs
 npm run bench                            # full: 3 interleaved repetitions, 5 s runs, 1 GiB tunnels, 60 s concurrency hold
 node bench/run.mjs --only=http,connect --profile   # our gateway under --cpu-prof; hot spots in this report
 node bench/run.mjs --report-only         # rebuild REPORT.md and charts from the newest results JSON
+npm run build && node bench/run.mjs --only=startup --merge   # cold vs warm pool, bursts; other sections kept from the newest full run
 \`\`\`
 
 Every process (origin, peers, our gateway, load clients) is started by the benchmark in its own

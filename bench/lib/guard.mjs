@@ -67,7 +67,8 @@ export function createAuditRecorder(pino) {
           j.event === 'subagent.exit' ||
           j.event === 'subagent.spawn' ||
           j.event === 'orchestrator.start' ||
-          j.event === 'subagent.violation'
+          j.event === 'subagent.violation' ||
+          j.event === 'pool.error'
             ? j
             : undefined,
       });
@@ -83,8 +84,11 @@ export function createAuditRecorder(pino) {
 }
 
 /** The benchmark's config: one parent allowed to spawn the bench agents with generous quotas. */
-export function benchConfig(parseConfig, { memoryMb = 256, timeoutSeconds = 600 } = {}) {
-  const child = (extra = {}) => ({
+export function benchConfig(
+  parseConfig,
+  { memoryMb = 256, timeoutSeconds = 600, warm = 0, maxConcurrent = 2000 } = {},
+) {
+  const child = (extra = {}, pool = 0) => ({
     description: 'benchmark subagent',
     entry: './bench-child.mjs',
     tools_allowed: ['ping'],
@@ -95,6 +99,7 @@ export function benchConfig(parseConfig, { memoryMb = 256, timeoutSeconds = 600 
       timeout_seconds: timeoutSeconds,
       ...extra,
     },
+    ...(pool > 0 ? { pool: { warm: pool } } : {}),
   });
   return parseConfig(
     {
@@ -103,13 +108,13 @@ export function benchConfig(parseConfig, { memoryMb = 256, timeoutSeconds = 600 
           role: 'parent',
           subagents: {
             allowAgents: ['bench_child', 'bench_timeout'],
-            maxConcurrent: 2000,
+            maxConcurrent,
             maxChildren: 4000,
             maxSpawnDepth: 1,
             maxSpawnsPerMinute: 100_000,
           },
         },
-        bench_child: child(),
+        bench_child: child({}, warm),
         bench_timeout: child({ timeout_seconds: 1 }),
       },
     },

@@ -177,7 +177,9 @@ function spawnerSection(s, charts, out) {
   out.push(
     `${s.samples} sequential spawns per level. *First tool call*: \`spawn()\` to the parent's handler of the subagent's first \`ctx.tools.call\`. *Violation → reaped* (the target's definition): the subagent calls a denied tool; from the decision to every process of the sandbox reaped and its credential revoked with its sockets (\`killMs\` of the \`subagent.exit\` record). *Full teardown*: audit \`subagent.violation\` to \`subagent.exit\`, which also covers draining the output pipes, removing the cgroup and deleting the scratch dir (the outcome resolves only after it). *terminate()*: call to resolved outcome.\n`,
   );
-  const rows = [['bare fork (limit)', 'process', n(s.fork.p50, 1), n(s.fork.p99, 1), '', '', '', '', '', '', '']];
+  const rows = [
+    ['bare fork (limit)', 'process', n(s.fork.p50, 1), n(s.fork.p99, 1), '', '', '', '', '', '', ''],
+  ];
   for (const [req, r] of Object.entries(s.levels)) {
     if (r.skipped || r.error) {
       rows.push([
@@ -288,6 +290,123 @@ function spawnerSection(s, charts, out) {
       );
     }
   }
+}
+
+const ms1 = (s) => (s ? [n(s.p50, 1), n(s.p99, 1)] : ['', '']);
+
+function startupSection(s, charts, out) {
+  out.push(`## Start-up: cold, warm pool, bursts\n`);
+  if (s.skipped) {
+    out.push(`Skipped: ${s.skipped}\n`);
+    return;
+  }
+  out.push(
+    `Spawn → first tool call, ${s.samples} sequential spawns per row (${s.samplesGvisor} at gVisor). *Cold*: no pool. *Warm*: the agent has \`pool: { warm: ${Object.values(s.levels).find((r) => r.pool)?.pool.warm ?? 'N'} }\`; before each (timed) spawn the bench waits, untimed, until the pool is full again, so every spawn claims a pre-started sandbox (*from pool* counts the \`subagent.exit\` records with \`warm: true\`). *Idle pooled sandbox*: the orchestrator's process tree with a full pool minus the same orchestrator without one, per sandbox (PSS counts shared pages once; RSS counts node's text in every process), and the pooled sandboxes' own memory cgroups (\`memory.usage_in_bytes\` / \`memory.current\`: what their limit is charged with, page cache included).\n`,
+  );
+  const rows = [['bare fork (limit)', 'process', ...ms1(s.fork), '', '', '', '', '', '', '']];
+  for (const [req, r] of Object.entries(s.levels)) {
+    if (r.skipped) {
+      rows.push([`isolation: '${req}'`, '', r.skipped, '', '', '', '', '', '', '', '']);
+      continue;
+    }
+    const warmCells = r.warm
+      ? [...ms1(r.warm), `${r.warm.warmSpawns}/${r.warm.n}`]
+      : [r.warmError ? `not measured: ${r.warmError}` : '', '', ''];
+    const p = r.pool;
+    rows.push([
+      `isolation: '${req}'`,
+      r.level ?? '',
+      ...(r.cold ? ms1(r.cold) : [`error: ${r.error ?? '?'}`, '']),
+      ...warmCells,
+      p ? n(p.pssMbPerSandbox, 1) : '',
+      p ? n(p.rssMbPerSandbox, 1) : '',
+      p ? n(p.cgroupMbPerSandbox, 1) : '',
+      p ? n(p.processesPerSandbox, 0) : '',
+    ]);
+  }
+  out.push(
+    table(
+      [
+        '',
+        'level',
+        'cold p50 ms',
+        'cold p99 ms',
+        'warm p50 ms',
+        'warm p99 ms',
+        'from pool',
+        'idle pooled PSS MB',
+        'RSS MB',
+        'cgroup MB',
+        'processes',
+      ],
+      rows,
+    ),
+    '',
+  );
+  const measured = Object.entries(s.levels).filter(([, r]) => r.cold);
+  chart(
+    charts,
+    'startup.svg',
+    {
+      title: 'Spawn → first tool call, cold vs warm pool (lower is better)',
+      unit: 'ms',
+      groups: ['p50', 'p99'],
+      series: [
+        { name: 'bare fork', values: [s.fork.p50, s.fork.p99] },
+        ...measured.flatMap(([req, r]) => [
+          { name: `${req} cold`, values: [r.cold.p50, r.cold.p99] },
+          ...(r.warm ? [{ name: `${req} warm`, values: [r.warm.p50, r.warm.p99] }] : []),
+        ]),
+      ],
+    },
+    out,
+  );
+  out.push('');
+  const bursts = [s.burst, ...(s.bursts ?? [])].filter(Boolean);
+  if (bursts.length > 0) {
+    out.push(`### Burst: the parent's event loop while it launches\n`);
+    out.push(
+      `All spawns issued at once; the spawner queues what exceeds \`maxConcurrent\`. *Event-loop delay*: \`perf_hooks.monitorEventLoopDelay\` (5 ms resolution) in the parent over the whole burst — the gateway, the broker and every timer share that loop. *Child CPU*: each subagent's own \`process.cpuUsage()\` at its first tool call (its start-up); *floor*: cores ÷ that, the spawns/s the machine could not exceed even with a free parent. *Parent CPU*: the parent's own CPU over the burst ÷ spawns.\n`,
+    );
+    out.push(
+      table(
+        [
+          'level',
+          'spawns',
+          'maxConcurrent',
+          'warm',
+          'completed',
+          'spawns/s',
+          'child CPU ms/spawn',
+          'floor spawns/s',
+          'parent CPU ms/spawn',
+          'loop delay p50 ms',
+          'p99 ms',
+          'max ms',
+        ],
+        bursts.map((b) =>
+          b.error
+            ? [`error: ${b.error}`, '', '', '', '', '', '', '', '', '', '', '']
+            : [
+                b.level,
+                String(b.count),
+                String(b.maxConcurrent),
+                String(b.warm),
+                String(b.completed),
+                n(b.spawnsPerSec, 1),
+                n(b.childCpuMsPerSpawn, 1),
+                n(b.floorSpawnsPerSec, 0),
+                n(b.parentCpuMsPerSpawn, 1),
+                n(b.loopDelayMs.p50, 1),
+                n(b.loopDelayMs.p99, 1),
+                n(b.loopDelayMs.max, 1),
+              ],
+        ),
+      ),
+      '',
+    );
+  }
+  for (const note of s.notes ?? []) out.push(`- ${note}`);
 }
 
 function policySection(p, out) {
@@ -407,6 +526,14 @@ export function writeReport(results, benchDir) {
           `${m.loadavgStart.join(' / ')} at start, ${(m.loadavgEnd ?? []).join(' / ')} at end`,
         ],
         ['Node', results.node],
+        ...(results.merged?.suites.length
+          ? [
+              [
+                'merged',
+                `${results.merged.suites.join(', ')} from \`bench/results/${results.merged.file}\` (\`--merge\`); the machine and load above are this run's`,
+              ],
+            ]
+          : []),
         [
           'peers',
           Object.entries(results.peers)
@@ -444,12 +571,21 @@ export function writeReport(results, benchDir) {
   const s = results.suites;
   for (const [name, r] of Object.entries(s))
     if (r.error) out.push(`**Suite ${name} failed:** \`${r.error.split('\n')[0]}\`\n`);
-  if (s.http && !s.http.error) httpSection(s.http, charts, out);
-  if (s.connect && !s.connect.error) connectSection(s.connect, charts, out);
+  // A section merged from an earlier run (`--merge`) says so under its heading.
+  const section = (r, fn) => {
+    if (!r || r.error) return;
+    const part = [];
+    fn(r, part);
+    if (r.fromRun) part.splice(1, 0, `*Figures from the run of ${r.fromRun} (merged into this report).*\n`);
+    out.push(...part);
+  };
+  section(s.http, (r, o) => httpSection(r, charts, o));
+  section(s.connect, (r, o) => connectSection(r, charts, o));
   profileSection(results, out);
-  if (s.spawner && !s.spawner.error) spawnerSection(s.spawner, charts, out);
-  if (s.policy && !s.policy.error) policySection(s.policy, out);
-  if (s.quota && !s.quota.error) quotaSection(s.quota, out);
+  section(s.spawner, (r, o) => spawnerSection(r, charts, o));
+  section(s.startup, (r, o) => startupSection(r, charts, o));
+  section(s.policy, policySection);
+  section(s.quota, quotaSection);
   out.push('## Reference figures (from the benchmark issue, same machine kind, Node 20, medians)\n');
   out.push(REFERENCE, '');
   out.push(PEER_DOCS);

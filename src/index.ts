@@ -105,6 +105,7 @@ export type {
   EgressDecisionMessage,
   ExitMessage,
   QuotaChargeMessage,
+  QuotaRefundMessage,
   RunningMessage,
   SpawnDeniedMessage,
   SpawnMessage,

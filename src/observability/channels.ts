@@ -37,6 +37,8 @@ export const DiagnosticsChannels = {
   EgressClose: 'subagent-guard:egress.close',
   /** A unit of a quota was charged, or refused. */
   QuotaCharge: 'subagent-guard:quota.charge',
+  /** Part of a cost reservation was given back when the call settled below its maximum. */
+  QuotaRefund: 'subagent-guard:quota.refund',
   /** A violation was detected; the subagent is being terminated. */
   Violation: 'subagent-guard:subagent.violation',
   /** A subagent exited, with its usage and kill latency. */
@@ -111,6 +113,20 @@ export interface QuotaChargeMessage {
   /** False: the charge would exceed the limit and was refused. */
   readonly allowed: boolean;
 }
+/**
+ * A tool with a maximum cost (`maxCostUsd`) reserved that maximum in a `quota.charge`; when it
+ * settled below it, the difference comes back here. Net use of a quota = charged − refunded.
+ */
+export interface QuotaRefundMessage {
+  readonly subagentId: string;
+  readonly agent: string;
+  readonly quota: 'cost_usd';
+  /** Given back, USD (> 0). */
+  readonly amount: number;
+  /** Used after the refund. */
+  readonly used: number;
+  readonly limit: number;
+}
 export interface ViolationMessage extends SubagentRef {
   readonly reason: string;
   readonly detail: string;
@@ -142,6 +158,7 @@ export interface DiagnosticsMessages {
   'subagent-guard:egress.decision': EgressDecisionMessage;
   'subagent-guard:egress.close': EgressCloseMessage;
   'subagent-guard:quota.charge': QuotaChargeMessage;
+  'subagent-guard:quota.refund': QuotaRefundMessage;
   'subagent-guard:subagent.violation': ViolationMessage;
   'subagent-guard:subagent.exit': ExitMessage;
 }

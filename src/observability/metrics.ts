@@ -112,6 +112,7 @@ export interface MetricsRegistry {
  * | `subagent_guard_tool_calls_total`        | counter   | `tool`, `decision`, `reason` |
  * | `subagent_guard_quota_used_total`        | counter   | `agent`, `quota`             |
  * | `subagent_guard_quota_refused_total`     | counter   | `agent`, `quota`             |
+ * | `subagent_guard_quota_refunded_total`    | counter   | `agent`, `quota`             |
  * | `subagent_guard_subagents_live`          | gauge     | `agent`                      |
  * | `subagent_guard_spawn_duration_ms`       | histogram |                              |
  * | `subagent_guard_kill_duration_ms`        | histogram |                              |
@@ -131,6 +132,11 @@ export function createMetricsRegistry(): MetricsRegistry {
     'counter',
   );
   const quotaRefused = new Series('subagent_guard_quota_refused_total', 'Quota charges refused.', 'counter');
+  const quotaRefunded = new Series(
+    'subagent_guard_quota_refunded_total',
+    'Cost reservations given back when a call settled below its maximum, USD (net use = used - refunded).',
+    'counter',
+  );
   const live = new Series('subagent_guard_subagents_live', 'Subagents spawned and not yet exited.', 'gauge');
   const spawnMs = new Histogram(
     'subagent_guard_spawn_duration_ms',
@@ -164,12 +170,15 @@ export function createMetricsRegistry(): MetricsRegistry {
       if (m.allowed) quotaUsed.add({ agent: m.agent, quota: m.quota }, m.amount);
       else quotaRefused.add({ agent: m.agent, quota: m.quota }, 1);
     }),
+    subscribeTo(DiagnosticsChannels.QuotaRefund, (m) => {
+      quotaRefunded.add({ agent: m.agent, quota: m.quota }, m.amount);
+    }),
     subscribeTo(DiagnosticsChannels.Exit, (m) => {
       live.add({ agent: m.agent }, -1);
       if (m.killMs !== undefined) killMs.observe(m.killMs);
     }),
   ];
-  const all = [spawns, violations, egress, tools, quotaUsed, quotaRefused, live, spawnMs, killMs];
+  const all = [spawns, violations, egress, tools, quotaUsed, quotaRefused, quotaRefunded, live, spawnMs, killMs];
   return {
     render: () => {
       const out: string[] = [];

@@ -15,6 +15,7 @@
  * | `subagent_guard.tool.calls`              | counter         | `tool`, `decision`, `reason` |
  * | `subagent_guard.quota.used`              | counter         | `agent`, `quota`             |
  * | `subagent_guard.quota.refused`           | counter         | `agent`, `quota`             |
+ * | `subagent_guard.quota.refunded`          | counter         | `agent`, `quota`             |
  * | `subagent_guard.subagents.live`          | up-down counter | `agent`                      |
  * | `subagent_guard.spawn.duration`          | histogram (ms)  | `agent`                      |
  * | `subagent_guard.kill.duration`           | histogram (ms)  | `agent`, `reason`            |
@@ -94,6 +95,9 @@ export async function instrumentOpenTelemetry(
     const quotaRefused = meter.createCounter('subagent_guard.quota.refused', {
       description: 'Quota charges refused because they would exceed the limit',
     });
+    const quotaRefunded = meter.createCounter('subagent_guard.quota.refunded', {
+      description: 'Cost reservations given back when a call settled below its maximum, USD (net use = used - refunded)',
+    });
     const live = meter.createUpDownCounter('subagent_guard.subagents.live', {
       description: 'Subagents spawned, not yet exited',
     });
@@ -128,6 +132,9 @@ export async function instrumentOpenTelemetry(
       subscribeTo(DiagnosticsChannels.QuotaCharge, (m) => {
         if (m.allowed) quotaUsed.add(m.amount, { agent: m.agent, quota: m.quota });
         else quotaRefused.add(1, { agent: m.agent, quota: m.quota });
+      }),
+      subscribeTo(DiagnosticsChannels.QuotaRefund, (m) => {
+        quotaRefunded.add(m.amount, { agent: m.agent, quota: m.quota });
       }),
       subscribeTo(DiagnosticsChannels.Exit, (m) => {
         live.add(-1, { agent: m.agent });

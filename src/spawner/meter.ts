@@ -8,6 +8,7 @@ import { channels, DiagnosticsChannels } from '../observability/channels.js';
 import type { Usage } from './types.js';
 
 const quotaChannel = channels[DiagnosticsChannels.QuotaCharge];
+const refundChannel = channels[DiagnosticsChannels.QuotaRefund];
 
 /** Counters and budgets of one subagent. */
 export class Meter {
@@ -78,7 +79,17 @@ export class Meter {
     const reserved = costNano(reservedUsd);
     const charged = costNano(chargedUsd);
     if (reserved === null || charged === null || charged >= reserved) return;
+    const before = this.#costNano;
     this.#costNano = Math.max(0, this.#costNano - (reserved - charged));
+    if (refundChannel.hasSubscribers && this.#costNano < before) {
+      refundChannel.publish({
+        ...this.#subject,
+        quota: 'cost_usd',
+        amount: usdOf(before - this.#costNano),
+        used: usdOf(this.#costNano),
+        limit: usdOf(this.#maxCostNano),
+      });
+    }
   }
 
   countToolCall(): void {

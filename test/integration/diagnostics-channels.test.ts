@@ -48,6 +48,16 @@ const paid: ToolDefinition = {
   costUsd: 0.1,
   handler: () => Promise.resolve({ paid: true }),
 };
+/** Reserves its maximum (0.1) before it runs, then settles to 0.04: 0.06 comes back. */
+const metered: ToolDefinition = {
+  description: 'a tool billed by use',
+  inputSchema: { type: 'object' },
+  maxCostUsd: 0.1,
+  handler: (_args, ctx) => {
+    ctx.reportCost?.(0.04);
+    return Promise.resolve({ metered: true });
+  },
+};
 
 void describe('diagnostics channels', () => {
   void test('every decision of a real run is published on its subagent-guard:<event> channel', async () => {
@@ -67,7 +77,7 @@ void describe('diagnostics channels', () => {
         main: { role: 'parent', subagents: { allowAgents: '*', maxConcurrent: 2, maxChildren: 8 } },
         tools: {
           entry: join(agentsDir, 'tools.mjs'),
-          tools: { allowed: ['web_fetch', 'paid'], denied: ['exec'] },
+          tools: { allowed: ['web_fetch', 'paid', 'metered'], denied: ['exec'] },
           constraints: { maxMemoryMb: 160, maxApiCalls: 8, maxCostUsd: 0.25, timeoutSeconds: 10 },
           network: net,
         },
@@ -76,7 +86,7 @@ void describe('diagnostics channels', () => {
     );
     const { resolver } = testResolver({ [ALLOWED]: ALLOWED_IP });
     const audit = collectAudit();
-    const orch = await createOrchestrator({ config, tools: { paid }, resolver, logger: audit.logger });
+    const orch = await createOrchestrator({ config, tools: { paid, metered }, resolver, logger: audit.logger });
     let secret = '';
     try {
       const ok = orch.spawn({
@@ -86,6 +96,7 @@ void describe('diagnostics channels', () => {
           calls: [
             { name: 'web_fetch', args: { url: `http://${ALLOWED}:${api.port}/small?token=QUERY-SECRET` } },
             { name: 'paid', args: {} },
+            { name: 'metered', args: {} },
           ],
         },
       });
@@ -114,16 +125,29 @@ void describe('diagnostics channels', () => {
     const tools = one(DiagnosticsChannels.ToolDecision);
     assert.deepEqual(tools.map((m) => `${m.tool}:${String(m.allow)}:${m.reason}`).sort(), [
       'exec:false:denied_by_rule',
+      'metered:true:allowed',
       'paid:true:allowed',
       'web_fetch:true:allowed',
     ]);
-    assert.equal(one(DiagnosticsChannels.ToolResult).length, 2);
+    assert.equal(one(DiagnosticsChannels.ToolResult).length, 3);
     const egress = one(DiagnosticsChannels.EgressDecision);
     assert.ok(egress.some((m) => m.host === ALLOWED && m.allow && m.reason === 'allowed'));
     assert.ok(one(DiagnosticsChannels.EgressClose).some((m) => m.host === ALLOWED && m.bytesIn > 0));
     const charges = one(DiagnosticsChannels.QuotaCharge);
     assert.ok(charges.some((m) => m.quota === 'cost_usd' && m.amount === 0.1 && m.allowed));
     assert.ok(charges.some((m) => m.quota === 'api_calls' && m.limit === 8 && m.subagentId === secret));
+    // The metered tool reserved its maximum (0.1) and settled to 0.04: 0.06 came back, and the
+    // running net after the refund is the two charges (0.2) minus it.
+    assert.equal(charges.filter((m) => m.quota === 'cost_usd' && m.amount === 0.1 && m.allowed).length, 2);
+    const refunds = one(DiagnosticsChannels.QuotaRefund);
+    assert.equal(refunds.length, 1);
+    const refund = refunds[0];
+    assert.ok(refund !== undefined);
+    assert.equal(refund.subagentId, secret);
+    assert.equal(refund.quota, 'cost_usd');
+    assert.ok(Math.abs(refund.amount - 0.06) < 1e-9, String(refund.amount));
+    assert.ok(Math.abs(refund.used - 0.14) < 1e-9, String(refund.used));
+    assert.equal(refund.limit, 0.25);
     assert.equal(one(DiagnosticsChannels.Violation)[0]?.reason, 'tool_denied');
     const exits = one(DiagnosticsChannels.Exit);
     assert.deepEqual(exits.map((m) => m.status).sort(), ['completed', 'terminated']);

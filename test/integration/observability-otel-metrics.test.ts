@@ -69,6 +69,16 @@ const paid: ToolDefinition = {
   costUsd: 0.1,
   handler: () => Promise.resolve({ paid: true }),
 };
+/** Reserves its maximum (0.1) before it runs, then settles to 0.04: 0.06 comes back. */
+const metered: ToolDefinition = {
+  description: 'a tool billed by use',
+  inputSchema: { type: 'object' },
+  maxCostUsd: 0.1,
+  handler: (_args, ctx) => {
+    ctx.reportCost?.(0.04);
+    return Promise.resolve({ metered: true });
+  },
+};
 
 before(async () => {
   agentsDir = writeAgents();
@@ -80,7 +90,7 @@ before(async () => {
       main: { role: 'parent', subagents: { allowAgents: '*', maxConcurrent: 2, maxChildren: 8 } },
       tools: {
         entry: join(agentsDir, 'tools.mjs'),
-        tools: { allowed: ['web_fetch', 'paid'], denied: ['exec'] },
+        tools: { allowed: ['web_fetch', 'paid', 'metered'], denied: ['exec'] },
         constraints: { maxMemoryMb: 160, maxApiCalls: 8, maxCostUsd: 0.25, timeoutSeconds: 10 },
         network: { allowedDomains: [ALLOWED], allowedPorts: [api.port], allowedCidrs: [`${ALLOWED_IP}/32`] },
       },
@@ -88,7 +98,7 @@ before(async () => {
     { baseDir: agentsDir },
   );
   const { resolver } = testResolver({ [ALLOWED]: ALLOWED_IP });
-  const orch = await createOrchestrator({ config, tools: { paid }, resolver, logger: collectAudit().logger });
+  const orch = await createOrchestrator({ config, tools: { paid, metered }, resolver, logger: collectAudit().logger });
   try {
     const ok = orch.spawn({
       parent: 'main',
@@ -97,6 +107,7 @@ before(async () => {
         calls: [
           { name: 'web_fetch', args: { url: `http://${ALLOWED}:${api.port}/small` } },
           { name: 'paid', args: {} },
+          { name: 'metered', args: {} },
         ],
       },
     });
@@ -149,6 +160,7 @@ void describe('OpenTelemetry instrumentation', () => {
       'subagent_guard.egress_request',
       'subagent_guard.tool_call',
       'subagent_guard.tool_call',
+      'subagent_guard.tool_call',
     ]);
     assert.deepEqual(childrenOf(denied.spanContext().spanId), ['subagent_guard.tool_call']);
     for (const s of finished.filter((x) => x.name !== 'subagent_guard.run'))
@@ -178,7 +190,9 @@ void describe('OpenTelemetry instrumentation', () => {
       1,
     );
     assert.ok(sum('subagent_guard.egress.decisions', (a) => a.decision === 'allow') >= 1);
-    assert.ok(Math.abs(sum('subagent_guard.quota.used', (a) => a.quota === 'cost_usd') - 0.1) < 1e-9);
+    // paid (0.1) + metered's reservation (0.1); metered settled to 0.04, so 0.06 came back.
+    assert.ok(Math.abs(sum('subagent_guard.quota.used', (a) => a.quota === 'cost_usd') - 0.2) < 1e-9);
+    assert.ok(Math.abs(sum('subagent_guard.quota.refunded', (a) => a.quota === 'cost_usd') - 0.06) < 1e-9);
     assert.equal(sum('subagent_guard.subagents.live'), 0, 'every spawned subagent exited');
     const hist = (name: string): number =>
       metricPoints(rm, name).reduce((n, p) => n + ((p.value as { count?: number }).count ?? 0), 0);
@@ -208,7 +222,9 @@ void describe('Prometheus endpoint', () => {
     assert.equal(value('subagent_guard_violations_total', { reason: 'tool_denied' }), 1);
     assert.ok(value('subagent_guard_egress_decisions_total', { decision: 'allow', reason: 'allowed' }) >= 1);
     assert.equal(value('subagent_guard_tool_calls_total', { tool: 'exec', decision: 'deny' }), 1);
-    assert.ok(Math.abs(value('subagent_guard_quota_used_total', { quota: 'cost_usd' }) - 0.1) < 1e-9);
+    assert.ok(Math.abs(value('subagent_guard_quota_used_total', { quota: 'cost_usd' }) - 0.2) < 1e-9);
+    assert.equal(family('subagent_guard_quota_refunded_total').type, 'COUNTER');
+    assert.ok(Math.abs(value('subagent_guard_quota_refunded_total', { quota: 'cost_usd' }) - 0.06) < 1e-9);
     assert.equal(family('subagent_guard_subagents_live').type, 'GAUGE');
     assert.equal(value('subagent_guard_subagents_live', { agent: 'tools' }), 0);
     const spawn = family('subagent_guard_spawn_duration_ms');

@@ -14,7 +14,13 @@
  */
 import type { GuardConfig } from '../config/types.js';
 import { SpawnDeniedError, type SpawnDeniedReason } from '../errors.js';
-import { ParentInstance, SpawnQuotas, ownAgent, type SpawnReservation } from '../spawner/quotas.js';
+import {
+  ParentInstance,
+  SPAWN_RATE_WINDOW_MS,
+  SpawnQuotas,
+  ownAgent,
+  type SpawnReservation,
+} from '../spawner/quotas.js';
 
 /** Why a spawn was allowed or refused (the `reason` of `plugin.spawn_decision`). */
 export const PLUGIN_SPAWN_REASONS = [
@@ -66,6 +72,11 @@ export interface SpawnGuardOptions {
   readonly onRelease?: (held: HeldSpawn, cause: SpawnReleaseCause) => void;
   /** Clock for the rate window, ms. @default Date.now */
   readonly now?: () => number;
+  /**
+   * Sessions tracked before idle ones are forgotten (no child running or reserved, no spawn in the
+   * last minute: such a session has nothing a fresh record would not have). @default 1024
+   */
+  readonly pruneAt?: number;
 }
 
 interface Entry {
@@ -91,6 +102,10 @@ export class SpawnGuard {
   readonly #held = new Map<number, Entry>();
   #nextId = 1;
   #closed = false;
+  readonly #now: () => number;
+  readonly #pruneFloor: number;
+  /** The next #instances size that triggers a prune (amortised: doubles with what survives). */
+  #pruneAt: number;
 
   constructor(config: GuardConfig, opts: SpawnGuardOptions = {}) {
     this.#config = config;
@@ -101,6 +116,14 @@ export class SpawnGuard {
     });
     this.#releaseTimeoutMs = opts.releaseTimeoutMs ?? 3_600_000;
     this.#onRelease = opts.onRelease;
+    this.#now = opts.now ?? Date.now;
+    this.#pruneFloor = Math.max(1, opts.pruneAt ?? 1024);
+    this.#pruneAt = this.#pruneFloor;
+  }
+
+  /** Sessions whose spawn state is tracked (bounded: idle ones are forgotten). */
+  get trackedSessions(): number {
+    return this.#instances.size;
   }
 
   /** Reservations currently held. */
@@ -243,8 +266,24 @@ export class SpawnGuard {
         depth === 0 ? [] : [{ depth: 0, maxSpawnDepth: agent.subagents.maxSpawnDepth, agent: agent.name }];
       instance = new ParentInstance(`session:${session}`, agent.name, agent.subagents, depth, chain);
     }
+    if (this.#instances.size >= this.#pruneAt) this.#prune();
     this.#instances.set(session, instance);
     return instance;
+  }
+
+  /**
+   * Forgets sessions whose record holds no state: no child running or reserved, and no spawn
+   * inside the rate window. Recreated on their next spawn, such a record is identical (depth comes
+   * from the session key or a held reservation), so no cap can be reset by forgetting it. Without
+   * this, every session that ever called sessions_spawn would be kept for the Gateway's lifetime.
+   */
+  #prune(): void {
+    const cutoff = this.#now() - SPAWN_RATE_WINDOW_MS;
+    for (const [session, instance] of this.#instances) {
+      const last = instance.spawnTimes.at(-1);
+      if (instance.children === 0 && (last === undefined || last <= cutoff)) this.#instances.delete(session);
+    }
+    this.#pruneAt = Math.max(this.#pruneFloor, this.#instances.size * 2);
   }
 
   #release(id: number, cause: SpawnReleaseCause): void {

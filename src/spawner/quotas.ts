@@ -14,7 +14,8 @@ import PQueue from 'p-queue';
 import type { AgentConfig, GuardConfig, SpawnPolicy } from '../config/types.js';
 import { InternalError, SpawnDeniedError } from '../errors.js';
 
-const RATE_WINDOW_MS = 60_000;
+/** The window of maxSpawnsPerMinute, ms. */
+export const SPAWN_RATE_WINDOW_MS = 60_000;
 
 /** A spawning agent instance: the root parent (by name) or a running subagent (by id). */
 export class ParentInstance {
@@ -159,7 +160,7 @@ export class SpawnQuotas {
       );
     }
     const now = this.#now();
-    while (instance.spawnTimes.length > 0 && (instance.spawnTimes[0] ?? now) <= now - RATE_WINDOW_MS) {
+    while (instance.spawnTimes.length > 0 && (instance.spawnTimes[0] ?? now) <= now - SPAWN_RATE_WINDOW_MS) {
       instance.spawnTimes.shift();
     }
     if (instance.spawnTimes.length >= instance.policy.maxSpawnsPerMinute) {

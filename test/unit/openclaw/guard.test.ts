@@ -11,6 +11,7 @@ import { validateAuditRecord } from '../../../src/audit/record-schema.js';
 import { parseConfig } from '../../../src/config/parse.js';
 import type { PluginEnforce } from '../../../src/config/plugin-schema.js';
 import { PluginGuard } from '../../../src/openclaw/guard.js';
+import { SpawnGuard } from '../../../src/openclaw/spawn-guard.js';
 import { collectAudit, type CollectedAudit } from '../../helpers/spawner-audit.js';
 
 /** An openclaw.json as an operator writes it: OpenClaw's own keys plus our plugin entry. */
@@ -399,6 +400,72 @@ void describe('OpenClaw plugin: spawn policy (sessions_spawn)', () => {
     const { guard, audit } = makeGuard();
     guard.subagentSpawned({ childSessionKey: 'agent:helper:subagent:q', agentId: 'helper', runId: 'r' }, {});
     assert.equal(audit.events(AuditEvent.PluginSubagentSpawned)[0]?.checked, false);
+  });
+});
+
+void describe('OpenClaw plugin: spawn state stays bounded', () => {
+  /** researcher: maxConcurrent 2, maxChildrenPerAgent 3; rate capped per test. */
+  function spawnGuard(rate: number, clock: { now: number }) {
+    const config = parseConfig(
+      openclawJson(
+        {},
+        {
+          researcher: { subagents: { maxConcurrent: 2, maxChildrenPerAgent: 3, maxSpawnsPerMinute: rate } },
+        },
+      ),
+      { baseDir: '/tmp' },
+    );
+    return new SpawnGuard(config, { now: () => clock.now, pruneAt: 64 });
+  }
+  const session = (i: number | string) => `agent:researcher:s${String(i)}`;
+
+  void test('sessions with nothing running and no spawn in the last minute are forgotten', () => {
+    const clock = { now: 1_000_000 };
+    const g = spawnGuard(100, clock);
+    for (let i = 0; i < 5000; i++) {
+      const d = g.decide('researcher', session(i), 'helper', `c${i}`);
+      assert.equal(d.allow, true);
+      assert.ok(g.failed(`c${i}`) !== undefined, 'the failed spawn gives its slot back');
+      clock.now += 100; // 5000 sessions over 500 s: most fall out of the rate window
+    }
+    // At most the ~600 sessions inside the window survive a prune; the next one runs at twice that.
+    assert.ok(g.trackedSessions <= 2 * 601, `tracked ${g.trackedSessions}`);
+    assert.equal(g.held, 0);
+  });
+
+  void test('a session inside the rate window is kept: its rate cap survives any number of others', () => {
+    const clock = { now: 1_000_000 };
+    const g = spawnGuard(3, clock);
+    for (let i = 0; i < 3; i++) {
+      assert.equal(g.decide('researcher', session('x'), 'helper', `x${i}`).allow, true);
+      g.failed(`x${i}`);
+    }
+    for (let i = 0; i < 2000; i++) {
+      g.decide('researcher', session(i), 'helper', `c${i}`);
+      g.failed(`c${i}`);
+    }
+    const d = g.decide('researcher', session('x'), 'helper', 'x3');
+    assert.equal(d.allow, false);
+    assert.equal(d.reason, 'rate_exceeded');
+    clock.now += 60_001;
+    assert.equal(g.decide('researcher', session('x'), 'helper', 'x4').allow, true, 'the window moved on');
+  });
+
+  void test('a session with running children is kept: its concurrency cap survives any number of others', () => {
+    const clock = { now: 1_000_000 };
+    const g = spawnGuard(10_000, clock);
+    assert.equal(g.decide('researcher', session('x'), 'helper', 'x0').allow, true);
+    assert.equal(g.decide('researcher', session('x'), 'helper', 'x1').allow, true);
+    clock.now += 3_600_000; // long after the rate window: only the held children keep it
+    for (let i = 0; i < 2000; i++) {
+      g.decide('researcher', session(i), 'helper', `c${i}`);
+      g.failed(`c${i}`);
+    }
+    const d = g.decide('researcher', session('x'), 'helper', 'x2');
+    assert.equal(d.allow, false);
+    assert.equal(d.reason, 'concurrency_exceeded');
+    assert.equal(g.held, 2);
+    g.close();
   });
 });
 

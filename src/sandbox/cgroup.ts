@@ -220,6 +220,26 @@ export class MemoryCgroup {
     }
   }
 
+  /**
+   * Resident memory charged to the cgroup, bytes: anonymous plus shared memory (memory.stat;
+   * reclaimable file cache left out, as RSS leaves it out). Null if it cannot be read.
+   */
+  residentBytes(): number | null {
+    try {
+      const stat = readFileSync(join(this.#dir, 'memory.stat'), 'utf8');
+      const keys = this.version === 'v2' ? ['anon', 'shmem'] : ['total_rss', 'total_shmem'];
+      let sum = 0;
+      for (const key of keys) {
+        const m = new RegExp(`^${key} (\\d+)$`, 'm').exec(stat);
+        if (m === null) return null;
+        sum += Number(m[1]);
+      }
+      return sum;
+    } catch {
+      return null;
+    }
+  }
+
   /** Whether the kernel OOM-killed a process of this cgroup. */
   oomKilled(): boolean {
     try {

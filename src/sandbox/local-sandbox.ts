@@ -147,6 +147,16 @@ export class LocalSandbox implements Sandbox {
 
   sampleRssBytes(): number | null {
     const cg = this.#init.cgroup;
+    if (this.level === 'gvisor' && cg !== null && !this.#exited) {
+      // Under gVisor the subagent's memory is the Sentry's memory file (shared memory, in no
+      // process's RSS), while runsc, the gofer and the Sentry's own mappings of it inflate the sum
+      // of RSS: the cgroup's charge of anonymous plus shared memory is what the sandbox holds.
+      const bytes = cg.residentBytes();
+      if (bytes !== null) {
+        if (bytes > this.#peak) this.#peak = bytes;
+        return bytes;
+      }
+    }
     let pids: number[];
     if (cg !== null) {
       pids = cg.pids();

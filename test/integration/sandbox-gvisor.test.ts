@@ -58,6 +58,37 @@ async function runScript(script: string): Promise<{ lines: string[]; root: strin
   return { lines, root: dirs.root, id };
 }
 
+/** Samples the memory reading of a raw gVisor sandbox running `node -e <code>` after `waitMs`. */
+async function memoryReading(code: string, waitMs: number): Promise<number | null> {
+  const id = `gv-mem-${Math.random().toString(36).slice(2, 8)}`;
+  const dirs = createSandboxDirs(id);
+  const server = net.createServer((c) => c.destroy());
+  await new Promise<void>((r) => server.listen(dirs.gatewaySocketPath, r));
+  const sb = await launch({
+    id,
+    level: 'gvisor',
+    entry: join(agents, 'echo.mjs'),
+    scratchDir: dirs.scratchDir,
+    maxMemoryMb: 512,
+    gateway: { host: '127.0.0.1', port: 9, unixSocketPath: dirs.gatewaySocketPath },
+    ownedDir: dirs.root,
+    command: [process.execPath, '-e', code],
+  });
+  try {
+    await new Promise((r) => setTimeout(r, waitMs));
+    return sb.sampleRssBytes();
+  } finally {
+    sb.kill();
+    await sb.exited;
+    await sb.dispose();
+    await new Promise<void>((r) =>
+      server.close(() => {
+        r();
+      }),
+    );
+  }
+}
+
 void describe('isolation level gvisor', { skip }, () => {
   let env: ContainmentEnv | null = null;
 
@@ -147,6 +178,22 @@ void describe('isolation level gvisor', { skip }, () => {
     assert.equal(denied.status, 'terminated', JSON.stringify(denied));
     assert.equal((denied as { reason: string }).reason, 'egress_denied');
     assert.ok(ALLOWED.length > 0);
+  });
+
+  void test('the memory reading sees the subagent’s memory (the Sentry’s memory file), not runsc’s mappings', async () => {
+    // A sum of RSS read about 110 MiB for both: it missed the buffer and counted the runtime twice.
+    const idle = await memoryReading('setTimeout(() => {}, 20000)', 3000);
+    const holding = await memoryReading(
+      'globalThis.b = Buffer.alloc(100e6, 1); setTimeout(() => {}, 20000)',
+      3000,
+    );
+    assert.ok(idle !== null && holding !== null, 'the cgroup is readable');
+    const mb = (n: number): number => n / 1048576;
+    assert.ok(mb(idle) < 64, `idle sandbox reads ${mb(idle).toFixed(1)} MiB`);
+    assert.ok(
+      mb(holding) - mb(idle) >= 90,
+      `a 100 MB buffer adds ${(mb(holding) - mb(idle)).toFixed(1)} MiB`,
+    );
   });
 
   void test('an off-heap memory bomb ends as memory_exceeded and leaves no runsc process', async () => {

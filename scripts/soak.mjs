@@ -3,7 +3,7 @@
 // then a census of leaked processes, file descriptors, temp dirs, credentials and cgroups, and the
 // parent's RSS growth. Prints a JSON summary; exits 1 on any leak or unexpected outcome.
 // Needs the compiled tests: `npm run build:test` first.
-// Usage: node scripts/soak.mjs [--spawns N] [--concurrency C] [--isolation bubblewrap|unshare|process]
+// Usage: node scripts/soak.mjs [--spawns N] [--concurrency C] [--isolation gvisor|bubblewrap|unshare|process]
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 

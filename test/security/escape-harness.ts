@@ -42,7 +42,8 @@ export const TRAP_IP = '127.0.0.9';
 /** Entry file of the undici package (hostile programs import it by path to build direct clients). */
 export const UNDICI_ENTRY: string = createRequire(import.meta.url).resolve('undici');
 
-export const LEVELS: readonly IsolationLevel[] = ['bubblewrap', 'unshare', 'process'];
+/** Every level the corpus runs at, strongest first (gVisor's suites skip where runsc cannot run). */
+export const LEVELS: readonly IsolationLevel[] = ['gvisor', 'bubblewrap', 'unshare', 'process'];
 
 /** What a case expects. */
 export type Expect =
@@ -249,7 +250,7 @@ export async function cgroupBase(): Promise<string | null> {
 
 /** Starts an orchestrator at `level` over the corpus (null if the level is not available here). */
 export async function startLevel(level: IsolationLevel): Promise<LevelEnv | null> {
-  if (!(await detectIsolation()).available.includes(level)) return null;
+  if (!(await detectIsolation({ gvisor: level === 'gvisor' })).available.includes(level)) return null;
   const api = await startLoopbackServer(ALLOWED_IP);
   const audit = collectAudit();
   const r = testResolver({ [ALLOWED]: ALLOWED_IP });

@@ -6,12 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { levelSkip } from '../helpers/levels.js';
+import { levelSkip, probeGvisorLevel } from '../helpers/levels.js';
 import { CASES, type EscapeCase } from './escape-cases.js';
 import { RESOURCE_CASES } from './escape-cases-resources.js';
 import { LEVELS, finishLevel, startLevel, unshareHasPidNamespace, type LevelEnv } from './escape-harness.js';
 
 const ALL: readonly EscapeCase[] = [...CASES, ...RESOURCE_CASES];
+await probeGvisorLevel();
 
 before(() => {
   process.env['SG_ESCAPE_CANARY'] = `canary-${process.pid}-${Date.now()}`;

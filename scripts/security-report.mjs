@@ -77,7 +77,17 @@ if (soaks.length > 0) {
     '**Soak** (`npm run test:soak`: mixed benign and hostile programs; a leak or an unexpected outcome fails it)',
     '',
     table(
-      ['level', 'spawns', 'concurrency', 'wall s', 'spawns/s', 'unexpected', 'leaked processes / fds / temp dirs / credentials / cgroups', 'parent RSS MiB (before → after)', 'generated'],
+      [
+        'level',
+        'spawns',
+        'concurrency',
+        'wall s',
+        'spawns/s',
+        'unexpected',
+        'leaked processes / fds / temp dirs / credentials / cgroups',
+        'parent RSS MiB (before → after)',
+        'generated',
+      ],
       soaks.map((s) => [
         s.isolation,
         s.spawns,

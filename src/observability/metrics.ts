@@ -178,7 +178,18 @@ export function createMetricsRegistry(): MetricsRegistry {
       if (m.killMs !== undefined) killMs.observe(m.killMs);
     }),
   ];
-  const all = [spawns, violations, egress, tools, quotaUsed, quotaRefused, quotaRefunded, live, spawnMs, killMs];
+  const all = [
+    spawns,
+    violations,
+    egress,
+    tools,
+    quotaUsed,
+    quotaRefused,
+    quotaRefunded,
+    live,
+    spawnMs,
+    killMs,
+  ];
   return {
     render: () => {
       const out: string[] = [];

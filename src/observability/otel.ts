@@ -96,7 +96,8 @@ export async function instrumentOpenTelemetry(
       description: 'Quota charges refused because they would exceed the limit',
     });
     const quotaRefunded = meter.createCounter('subagent_guard.quota.refunded', {
-      description: 'Cost reservations given back when a call settled below its maximum, USD (net use = used - refunded)',
+      description:
+        'Cost reservations given back when a call settled below its maximum, USD (net use = used - refunded)',
     });
     const live = meter.createUpDownCounter('subagent_guard.subagents.live', {
       description: 'Subagents spawned, not yet exited',

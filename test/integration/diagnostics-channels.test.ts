@@ -86,7 +86,12 @@ void describe('diagnostics channels', () => {
     );
     const { resolver } = testResolver({ [ALLOWED]: ALLOWED_IP });
     const audit = collectAudit();
-    const orch = await createOrchestrator({ config, tools: { paid, metered }, resolver, logger: audit.logger });
+    const orch = await createOrchestrator({
+      config,
+      tools: { paid, metered },
+      resolver,
+      logger: audit.logger,
+    });
     let secret = '';
     try {
       const ok = orch.spawn({

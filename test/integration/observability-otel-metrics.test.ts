@@ -98,7 +98,12 @@ before(async () => {
     { baseDir: agentsDir },
   );
   const { resolver } = testResolver({ [ALLOWED]: ALLOWED_IP });
-  const orch = await createOrchestrator({ config, tools: { paid, metered }, resolver, logger: collectAudit().logger });
+  const orch = await createOrchestrator({
+    config,
+    tools: { paid, metered },
+    resolver,
+    logger: collectAudit().logger,
+  });
   try {
     const ok = orch.spawn({
       parent: 'main',

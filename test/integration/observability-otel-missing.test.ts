@@ -81,7 +81,9 @@ void describe('OpenTelemetry without its optional peer', () => {
   });
 
   void test('with the peer present (control), the same script instruments without error', async () => {
-    const { stdout } = await run(process.execPath, ['--no-warnings', join(dir, 'app.mjs')], { timeout: 30_000 });
+    const { stdout } = await run(process.execPath, ['--no-warnings', join(dir, 'app.mjs')], {
+      timeout: 30_000,
+    });
     const out = JSON.parse(stdout.trim()) as Record<string, unknown>;
     assert.equal(out.peerVisible, true);
     assert.equal(out.instrumented, true, JSON.stringify(out));

@@ -2,7 +2,7 @@
 // Benchmark driver: `npm run bench` (full) or `npm run bench -- --quick` (< 3 minutes).
 // Flags:
 //   --quick            short runs, 1 repetition (the full run: 3 repetitions, 5 s per HTTP run, 1 GB tunnels)
-//   --only=a,b         suites to run: policy, http, connect, spawner, startup, quota (default: all)
+//   --only=a,b         suites to run: policy, http, connect, spawner, startup, observability, quota (default: all)
 //   --reps=N           repetitions of the interleaved peer runs (default 3; quick 1)
 //   --seconds=N        duration of each wrk run (default 5; quick 2)
 //   --profile          run our gateway with --cpu-prof and summarise where its CPU goes
@@ -32,7 +32,7 @@ import { summarizeProfile, newestProfile } from './lib/profile.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
-const SUITES = ['policy', 'http', 'connect', 'spawner', 'startup', 'quota'];
+const SUITES = ['policy', 'http', 'connect', 'spawner', 'startup', 'observability', 'quota'];
 
 function parseArgs(argv) {
   const o = {

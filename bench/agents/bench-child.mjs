@@ -1,6 +1,8 @@
 // Benchmark subagent. task.mode selects what it does after its first tool call ('ping'):
 //   'return'  - returns at once (spawn -> first tool call latency)
 //   'cpu'     - returns its own CPU time so far (process.cpuUsage(): the start-up's CPU)
+//   'calls' / 'fetch' - task.n more tool calls, or task.n GETs of task.url through the gateway,
+//               then a last 'ping' marking the end (per-operation cost in the parent)
 //   'hold'    - stays idle until terminated (memory per idle subagent, concurrency)
 //   'violate' - calls a denied tool right away (violation -> kill latency)
 //   'heap' / 'buffer' / 'buffer-burst' - grows memory until killed (quota precision)
@@ -14,6 +16,17 @@ export default async function benchChild(task, ctx) {
       return 1;
     case 'cpu':
       return process.cpuUsage();
+    case 'calls':
+      for (let i = 0; i < task.n; i++) await ctx.tools.call('ping', { mode: 'call' });
+      await ctx.tools.call('ping', { mode: 'end' });
+      return task.n;
+    case 'fetch':
+      for (let i = 0; i < task.n; i++) {
+        const res = await fetch(task.url);
+        await res.arrayBuffer();
+      }
+      await ctx.tools.call('ping', { mode: 'end' });
+      return task.n;
     case 'violate':
       await ctx.tools.call('exec', { command: 'true' });
       return 'not terminated';

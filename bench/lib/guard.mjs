@@ -86,7 +86,7 @@ export function createAuditRecorder(pino) {
 /** The benchmark's config: one parent allowed to spawn the bench agents with generous quotas. */
 export function benchConfig(
   parseConfig,
-  { memoryMb = 256, timeoutSeconds = 600, warm = 0, maxConcurrent = 2000 } = {},
+  { memoryMb = 256, timeoutSeconds = 600, warm = 0, maxConcurrent = 2000, network } = {},
 ) {
   const child = (extra = {}, pool = 0) => ({
     description: 'benchmark subagent',
@@ -107,7 +107,7 @@ export function benchConfig(
         bench_parent: {
           role: 'parent',
           subagents: {
-            allowAgents: ['bench_child', 'bench_timeout'],
+            allowAgents: ['bench_child', 'bench_timeout', ...(network === undefined ? [] : ['bench_net'])],
             maxConcurrent,
             maxChildren: 4000,
             maxSpawnDepth: 1,
@@ -116,6 +116,19 @@ export function benchConfig(
         },
         bench_child: child({}, warm),
         bench_timeout: child({ timeout_seconds: 1 }),
+        // Egress to one loopback origin (`network`: { domain, port, cidr }), for the observability suite.
+        ...(network === undefined
+          ? {}
+          : {
+              bench_net: {
+                ...child(),
+                network: {
+                  allowed_domains: [network.domain],
+                  allowed_ports: [network.port],
+                  allowed_cidrs: [network.cidr],
+                },
+              },
+            }),
       },
     },
     { source: join(AGENTS_DIR, 'bench.openclaw.json'), baseDir: AGENTS_DIR },

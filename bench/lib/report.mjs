@@ -409,6 +409,55 @@ function startupSection(s, charts, out) {
   for (const note of s.notes ?? []) out.push(`- ${note}`);
 }
 
+const OBS_MODES = {
+  none: 'no subscriber',
+  diagnostics: 'one no-op diagnostics_channel subscriber (every channel)',
+  prometheus: 'Prometheus registry (`createMetricsRegistry`)',
+  otel: 'OpenTelemetry SDK on (traces + metrics)',
+};
+
+function observabilitySection(o, out) {
+  out.push(`## Observability cost\n`);
+  if (o.skipped) {
+    out.push(`Skipped: ${o.skipped}\n`);
+    return;
+  }
+  out.push(
+    `The parent's CPU and wall time per operation of one subagent (isolation \`${o.isolation}\`; the broker and the gateway are the same at every level): ${n(o.toolCalls)} sequential tool calls, or ${n(o.egressRequests)} sequential GETs through the gateway to a loopback origin served in the parent's process (its CPU included, the same in every mode). Measured between the subagent's first and last tool call; modes interleaved, median of ${o.reps} repetition(s). OpenTelemetry: the real SDK (\`BasicTracerProvider\` + \`SimpleSpanProcessor\` handing every span to an exporter that drops it, \`MeterProvider\` with a reader), so span and metric recording are counted, exporting is not.\n`,
+  );
+  const base = o.modes.none;
+  const rangeOf = (x) =>
+    o.reps > 1 && x.cpuUsRange ? ` (${n(x.cpuUsRange[0], 0)}–${n(x.cpuUsRange[1], 0)})` : '';
+  const delta = (v, b) =>
+    Number.isFinite(v) && Number.isFinite(b) ? `${v - b >= 0 ? '+' : '−'}${n(Math.abs(v - b), 1)}` : 'n/a';
+  out.push(
+    table(
+      [
+        '',
+        'tool call CPU µs (range)',
+        'vs none',
+        'wall µs',
+        'egress request CPU µs (range)',
+        'vs none',
+        'wall µs',
+      ],
+      Object.entries(o.modes).map(([mode, m]) => [
+        OBS_MODES[mode] ?? mode,
+        `${n(m.toolCall.cpuUs, 1)}${rangeOf(m.toolCall)}`,
+        mode === 'none' ? '' : delta(m.toolCall.cpuUs, base.toolCall.cpuUs),
+        n(m.toolCall.wallUs, 0),
+        `${n(m.egress.cpuUs, 1)}${rangeOf(m.egress)}`,
+        mode === 'none' ? '' : delta(m.egress.cpuUs, base.egress.cpuUs),
+        n(m.egress.wallUs, 0),
+      ]),
+    ),
+    '',
+  );
+  out.push(
+    `In isolation: an unobserved decision costs the publisher's \`hasSubscribers\` read, ${n(o.hasSubscribersNs, 2)} ns; publishing one \`egress.decision\` (building the message and delivering it) costs ${n(o.publishNs?.diagnostics, 0)} ns with a no-op subscriber and ${n(o.publishNs?.prometheus, 0)} ns into the Prometheus registry. Differences in the table smaller than the spread between repetitions are noise.\n`,
+  );
+}
+
 function policySection(p, out) {
   out.push(`## Policy engine\n`);
   out.push(
@@ -584,6 +633,7 @@ export function writeReport(results, benchDir) {
   profileSection(results, out);
   section(s.spawner, (r, o) => spawnerSection(r, charts, o));
   section(s.startup, (r, o) => startupSection(r, charts, o));
+  section(s.observability, observabilitySection);
   section(s.policy, policySection);
   section(s.quota, quotaSection);
   out.push('## Reference figures (from the benchmark issue, same machine kind, Node 20, medians)\n');

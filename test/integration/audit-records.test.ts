@@ -18,7 +18,7 @@ import { AuditEvent, type AuditEventName } from '../../src/audit/events.js';
 import { validateAuditRecord } from '../../src/audit/record-schema.js';
 import { SpawnDeniedError } from '../../src/errors.js';
 import { createOrchestrator } from '../../src/spawner/orchestrator.js';
-import type { ToolDefinition } from '../../src/spawner/types.js';
+import { paidTool } from '../helpers/cost-tools.js';
 import { basic, rawExchange } from '../helpers/gateway.js';
 import { startBench } from '../helpers/gateway-fixture.js';
 import { makeConfig, type AgentSpec } from '../helpers/spawner-config.js';
@@ -81,12 +81,7 @@ function invalid(records: readonly Rec[]): string[] {
   return bad;
 }
 
-const paid: ToolDefinition = {
-  description: 'a paid tool',
-  inputSchema: { type: 'object' },
-  costUsd: 0.1,
-  handler: () => Promise.resolve({ paid: true }),
-};
+const paid = paidTool;
 
 void describe('audit records of real runs', () => {
   void test('every record an orchestrator writes validates, for every kind of run', async () => {

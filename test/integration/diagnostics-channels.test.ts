@@ -15,7 +15,7 @@ import {
 } from '../../src/observability/channels.js';
 import { SpawnDeniedError } from '../../src/errors.js';
 import { createOrchestrator } from '../../src/spawner/orchestrator.js';
-import type { ToolDefinition } from '../../src/spawner/types.js';
+import { meteredTool, paidTool } from '../helpers/cost-tools.js';
 import { collectAudit } from '../helpers/spawner-audit.js';
 import { makeConfig, type AgentSpec } from '../helpers/spawner-config.js';
 import {
@@ -42,22 +42,8 @@ after(async () => {
   removeDir(agentsDir);
 });
 
-const paid: ToolDefinition = {
-  description: 'a paid tool',
-  inputSchema: { type: 'object' },
-  costUsd: 0.1,
-  handler: () => Promise.resolve({ paid: true }),
-};
-/** Reserves its maximum (0.1) before it runs, then settles to 0.04: 0.06 comes back. */
-const metered: ToolDefinition = {
-  description: 'a tool billed by use',
-  inputSchema: { type: 'object' },
-  maxCostUsd: 0.1,
-  handler: (_args, ctx) => {
-    ctx.reportCost?.(0.04);
-    return Promise.resolve({ metered: true });
-  },
-};
+const paid = paidTool;
+const metered = meteredTool;
 
 void describe('diagnostics channels', () => {
   void test('every decision of a real run is published on its subagent-guard:<event> channel', async () => {

@@ -18,7 +18,7 @@ import { GuardError } from '../../src/errors.js';
 import { serveMetrics, type MetricsServer } from '../../src/observability/metrics.js';
 import { instrumentOpenTelemetry, type OpenTelemetryInstrumentation } from '../../src/observability/otel.js';
 import { createOrchestrator } from '../../src/spawner/orchestrator.js';
-import type { ToolDefinition } from '../../src/spawner/types.js';
+import { meteredTool, paidTool } from '../helpers/cost-tools.js';
 import { collectAudit } from '../helpers/spawner-audit.js';
 import { makeConfig } from '../helpers/spawner-config.js';
 import {
@@ -63,22 +63,8 @@ const meterProvider = new MeterProvider({ readers: [reader] });
 const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
 let runIds: { ok: string; denied: string } = { ok: '', denied: '' };
 
-const paid: ToolDefinition = {
-  description: 'a paid tool',
-  inputSchema: { type: 'object' },
-  costUsd: 0.1,
-  handler: () => Promise.resolve({ paid: true }),
-};
-/** Reserves its maximum (0.1) before it runs, then settles to 0.04: 0.06 comes back. */
-const metered: ToolDefinition = {
-  description: 'a tool billed by use',
-  inputSchema: { type: 'object' },
-  maxCostUsd: 0.1,
-  handler: (_args, ctx) => {
-    ctx.reportCost?.(0.04);
-    return Promise.resolve({ metered: true });
-  },
-};
+const paid = paidTool;
+const metered = meteredTool;
 
 before(async () => {
   agentsDir = writeAgents();

@@ -31,6 +31,7 @@ const commands: Record<string, () => Promise<Command>> = {
   check: async () => (await import('./commands/check.js')).check,
   run: async () => (await import('./commands/run.js')).run,
   gateway: async () => (await import('./commands/gateway.js')).gateway,
+  suggest: async () => (await import('./commands/suggest.js')).suggest,
 };
 
 function version(): string {

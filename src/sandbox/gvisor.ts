@@ -11,7 +11,7 @@
  * to fd 3 with stdin from /dev/null (see {@link gvisorInnerShim}): the runtime is unchanged.
  */
 import { lstatSync, mkdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SANDBOX_GATEWAY_SOCKET, SANDBOX_SCRATCH, type RunAs } from './command.js';
 
 /**
@@ -35,6 +35,11 @@ export interface OciSpecOptions {
   readonly readPaths: readonly string[];
   /** Host path of the gateway Unix socket, bound at {@link SANDBOX_GATEWAY_SOCKET}. */
   readonly gatewaySocket?: string;
+  /**
+   * Bind the socket's directory (holding nothing else) at the socket's directory inside instead of
+   * the socket itself: a pre-started sandbox, whose socket is created when it is claimed.
+   */
+  readonly gatewaySocketLater?: boolean;
   /** Who the subagent runs as inside. */
   readonly user: RunAs;
   /** RLIMIT_NOFILE inside (soft = hard). */
@@ -99,7 +104,13 @@ export function ociSpec(o: OciSpecOptions): Record<string, unknown> {
   }
   if (!o.node.startsWith('/usr/')) mounts.push(roBind(o.node));
   for (const p of o.readPaths) mounts.push(roBind(p));
-  if (o.gatewaySocket !== undefined) mounts.push(roBind(o.gatewaySocket, SANDBOX_GATEWAY_SOCKET));
+  if (o.gatewaySocket !== undefined) {
+    mounts.push(
+      o.gatewaySocketLater === true
+        ? roBind(dirname(o.gatewaySocket), dirname(SANDBOX_GATEWAY_SOCKET))
+        : roBind(o.gatewaySocket, SANDBOX_GATEWAY_SOCKET),
+    );
+  }
   const none: string[] = [];
   return {
     ociVersion: '1.0.2',

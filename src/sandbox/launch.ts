@@ -94,13 +94,6 @@ function validate(spec: LaunchSpec, caps: HostCapabilities, runsc: string | null
       );
     }
     if (spec.gateway.socketLater === true) {
-      // runsc needs the socket itself (chowned to the subagent's uid) when the bundle is written.
-      if (spec.level === 'gvisor') {
-        throw new SpawnerError(
-          'SG_SANDBOX_LAUNCH',
-          'a pre-started (warm) sandbox is not supported at isolation level "gvisor" yet; spawns start cold',
-        );
-      }
       if (basename(sock) !== basename(SANDBOX_GATEWAY_SOCKET) || !existsSync(dirname(sock))) {
         throw new SpawnerError(
           'SG_SANDBOX_LAUNCH',
@@ -164,10 +157,16 @@ function gvisorArgv(
   const socket = spec.gateway.unixSocketPath;
   const bundle = join(spec.scratchDir, 'oci');
   const user = spec.runAs ?? NOBODY;
+  const later = spec.gateway.socketLater === true;
   try {
     // The Sentry checks the socket's owner and mode as the subagent's uid sees them: it must own
     // it to connect. Nobody else can reach it (it lies in the sandbox's own 0700 directory).
-    if (socket !== undefined) chownSync(socket, user.uid, user.gid);
+    // A pre-started sandbox sees the socket's directory instead, searchable but not listable by
+    // that uid; the socket appears in it, handed to the uid, when the sandbox is claimed.
+    if (socket !== undefined) {
+      if (later) chmodSync(dirname(socket), 0o711);
+      else chownSync(socket, user.uid, user.gid);
+    }
     writeBundle(
       bundle,
       ociSpec({
@@ -176,6 +175,7 @@ function gvisorArgv(
         node: caps.node,
         readPaths,
         ...(socket === undefined ? {} : { gatewaySocket: socket }),
+        ...(later ? { gatewaySocketLater: true } : {}),
         user,
         maxOpenFiles: spec.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES,
         memoryBytes: Math.floor(spec.maxMemoryMb * 1024 * 1024),

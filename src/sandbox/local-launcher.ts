@@ -4,7 +4,7 @@
  * shim so the slow cgroup attach stays off the spawn path, and the gateway reached over a
  * per-subagent Unix socket wherever the child has no network route to its TCP listener.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { chown, mkdir, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { nanoid } from 'nanoid';
 import type { GuardConfig } from '../config/types.js';
@@ -21,7 +21,7 @@ import type {
   WarmRequest,
   WarmSandbox,
 } from './launcher.js';
-import { SANDBOX_GATEWAY_SOCKET } from './command.js';
+import { NOBODY, SANDBOX_GATEWAY_SOCKET } from './command.js';
 import type { LocalSandbox } from './local-sandbox.js';
 import { LaunchPark, sandboxCgroupName } from './park.js';
 import { configProtectedPaths } from './paths.js';
@@ -182,6 +182,8 @@ class LocalLauncher implements Launcher {
     // Idle, it must not keep the host process alive (the orchestrator's close() ends it anyway).
     sandbox.setRef(false);
     let state: 'idle' | 'claimed' | 'discarded' = 'idle';
+    const level = this.isolation;
+    const runAs = this.#opts.runAs ?? NOBODY;
     return {
       pid: sandbox.pid,
       get usable() {
@@ -202,7 +204,12 @@ class LocalLauncher implements Launcher {
         // A sandbox that dies from here on is the claiming subagent's failed start, reported by its
         // run like any exit without a result.
         try {
-          if (hostSocket !== undefined) await c.gateway.listenUnix(hostSocket);
+          if (hostSocket !== undefined) {
+            await c.gateway.listenUnix(hostSocket);
+            // The Sentry checks the socket's owner as the subagent's uid sees it (as a cold
+            // gVisor launch hands it over before runsc starts).
+            if (level === 'gvisor') await chown(hostSocket, runAs.uid, runAs.gid);
+          }
         } catch (err) {
           await sandbox.dispose();
           throw err;

@@ -219,6 +219,58 @@ export function processesMatching(marker: string): number[] {
   return out;
 }
 
+/** The memory cgroup path of a process (cgroup v1's memory controller, else the v2 unified one). */
+function memoryCgroupOf(pid: string): string | null {
+  let unified: string | null = null;
+  for (const line of readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n')) {
+    const first = line.indexOf(':');
+    const second = line.indexOf(':', first + 1);
+    if (first < 0 || second < 0) continue;
+    const controllers = line.slice(first + 1, second);
+    const path = line.slice(second + 1);
+    if (controllers.split(',').includes('memory')) return path;
+    if (controllers === '') unified = path;
+  }
+  return unified;
+}
+
+/** A live process inside a sandbox cgroup, and that cgroup's name. */
+export interface OwnedProcess {
+  readonly pid: number;
+  readonly cgroup: string;
+}
+
+/**
+ * Live (not zombie) processes inside the memory cgroups of the sandboxes of ONE orchestrator, the
+ * one running as `ownerPid`: a sandbox's cgroup is named `<sandbox id>.<owner pid>-<start time>`
+ * (src/sandbox/park.ts), a parked launcher's `sg-park-<owner pid>-…` (only with `parked: true`).
+ * Another test run on the same host never counts, and no process of a sandbox is missed
+ * whatever its name or command line: a process cannot leave its cgroup, and a cgroup with a
+ * process in it cannot be removed. Empty where the host gives sandboxes no cgroup.
+ */
+export function sandboxProcessesOf(
+  ownerPid: number,
+  opts: { readonly parked?: boolean } = {},
+): OwnedProcess[] {
+  const own = new RegExp(`\\.${ownerPid}-\\d+$`);
+  const park = `sg-park-${ownerPid}-`;
+  const out: OwnedProcess[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const path = memoryCgroupOf(entry);
+      const name = path?.slice(path.lastIndexOf('/') + 1) ?? '';
+      if (!own.test(name) && !(opts.parked === true && name.startsWith(park))) continue;
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      out.push({ pid: Number(entry), cgroup: name });
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return out;
+}
+
 /**
  * Direct children of this process that are still alive (not zombies). `exceptParked` leaves out an
  * open orchestrator's parked launcher (an idle shell in an `sg-park-*` cgroup, not a subagent):

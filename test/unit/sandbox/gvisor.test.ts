@@ -46,6 +46,30 @@ void describe('gVisor OCI spec and runsc argv', () => {
     assert.equal(sock?.source, '/tmp/sg-x/gw.sock');
   });
 
+  void test('a pre-started sandbox gets the socket directory, read-only, at the socket directory inside', () => {
+    const warm = ociSpec({
+      args: ['/usr/bin/node', 'x.js'],
+      env: {},
+      node: '/usr/bin/node',
+      readPaths: [],
+      gatewaySocket: '/tmp/sg-warm-x/gw/gateway.sock',
+      gatewaySocketLater: true,
+      user: { uid: 65534, gid: 65534 },
+      maxOpenFiles: 256,
+      memoryBytes: 64 * 1024 * 1024,
+    }) as { mounts: Mount[] };
+    const dir = warm.mounts.filter((m) => m.source.startsWith('/tmp/sg-warm-x'));
+    assert.deepEqual(dir, [
+      {
+        destination: '/run/sg',
+        type: 'bind',
+        source: '/tmp/sg-warm-x/gw',
+        options: ['rbind', 'ro', 'nosuid', 'nodev'],
+      },
+    ]);
+    assert.equal(SANDBOX_GATEWAY_SOCKET, '/run/sg/gateway.sock');
+  });
+
   void test('no capabilities, no_new_privs, an unprivileged user, the open-file limit and memory limit', () => {
     for (const set of Object.values(spec.process.capabilities)) assert.deepEqual(set, []);
     assert.equal(spec.process.noNewPrivileges, true);

@@ -74,6 +74,48 @@ void describe('schemas/openclaw.schema.json', () => {
     });
   }
 
+  // An editor shows what the validator reports: one typo must be one error, naming the bad key,
+  // not one per union branch plus false ones ("must have required property 'role'").
+  const typos: [string, unknown, string, string][] = [
+    ['tools_alowed on a subagent', w({ tools_alowed: ['web_fetch'] }), '/agents/w', 'tools_alowed'],
+    ['netwrok on a subagent', w({ netwrok: {} }), '/agents/w', 'netwrok'],
+    ['subagnets on a parent', { agents: { p: { role: 'parent', subagnets: {} } } }, '/agents/p', 'subagnets'],
+    [
+      'allowed_domain inside network',
+      w({ network: { allowed_domain: ['a.example.com'] } }),
+      '/agents/w/network',
+      'allowed_domain',
+    ],
+  ];
+  for (const [name, doc, path, key] of typos) {
+    void test(`reports exactly one error for one typo (${name}), naming the key`, () => {
+      assert.equal(validate(doc), false);
+      const errors = validate.errors ?? [];
+      assert.equal(errors.length, 1, ajv.errorsText(errors));
+      const [e] = errors;
+      assert.ok(e !== undefined);
+      assert.equal(e.instancePath, path);
+      assert.equal(e.keyword, 'additionalProperties');
+      assert.deepEqual(e.params, { additionalProperty: key });
+    });
+  }
+
+  void test('a key of the other role is reported at that key, not as a missing role', () => {
+    for (const [doc, path] of [
+      [{ agents: { p: { role: 'parent', network: {} } } }, '/agents/p/network'],
+      [w({ memory: {} }), '/agents/w/memory'],
+    ] as const) {
+      assert.equal(validate(doc), false);
+      const errors = validate.errors ?? [];
+      assert.ok(
+        errors.some((e) => e.instancePath === path),
+        ajv.errorsText(errors),
+      );
+      assert.ok(!errors.some((e) => e.keyword === 'required'), ajv.errorsText(errors));
+      assert.ok(errors.length <= 2, ajv.errorsText(errors));
+    }
+  });
+
   void test('accepts case variations the parser accepts (tool groups and names are case-insensitive)', () => {
     assert.ok(validate(w({ tools_allowed: ['GROUP:WEB', 'Web_Fetch'] })), ajv.errorsText(validate.errors));
   });

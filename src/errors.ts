@@ -71,6 +71,8 @@ export const ErrorCodes = {
   SG_METRICS_LISTEN: 'The Prometheus metrics endpoint could not listen on the requested address.',
   SG_REPORT_ONLY:
     'A warning, not an error: an agent runs its network or tools policy in report-only mode; what its allowlist refuses is recorded (enforced: false) and let through.',
+  SG_DOCTOR_UNSATISFIED:
+    '`doctor` found something the config or the requested isolation needs that this host cannot give (a level, a cgroup memory controller, a supported Node), or a secret-looking file in reach of a sandbox.',
   SG_INTERNAL: 'An internal invariant of subagent-guard did not hold (a bug: please report it).',
 } as const;
 

@@ -19,12 +19,18 @@ Commands:
                                           run the egress gateway standalone
   gateway validate --proxy-url URL [--allowed-url U] [--timeout 5s] [--json]
                                           check that a forward proxy refuses what it must
+  suggest --from AUDIT_LOG --agent A [--config F] [--include-refused] [--json]
+                                          print the minimal allowlist an agent's recorded traffic needed
+  doctor [--config F] [--isolation L] [--json]
+                                          what this host gives subagents (isolation levels,
+                                          memory limits) and what each agent could read
 
 Options:
   -h, --help       show this help
   -v, --version    print the version
 
-Exit codes: 0 ok, 1 invalid config / failed check / subagent not completed, 2 usage or I/O error.
+Exit codes: 0 ok, 1 invalid config / failed check / subagent not completed / doctor found
+something this host cannot give, 2 usage or I/O error.
 `;
 
 const commands: Record<string, () => Promise<Command>> = {
@@ -32,6 +38,7 @@ const commands: Record<string, () => Promise<Command>> = {
   run: async () => (await import('./commands/run.js')).run,
   gateway: async () => (await import('./commands/gateway.js')).gateway,
   suggest: async () => (await import('./commands/suggest.js')).suggest,
+  doctor: async () => (await import('./commands/doctor.js')).doctor,
 };
 
 function version(): string {

@@ -156,7 +156,7 @@ export function entryReadDir(entry: string): string {
  * credentials, key material. Matched against every name below a read grant.
  */
 export const SECRET_NAME =
-  /^(?:\.env(?:\..*)?|\.git|\.npmrc|\.yarnrc(?:\.yml)?|\.netrc|\.pypirc|\.pgpass|\.ssh|\.aws|\.gnupg|\.docker|\.kube|id_(?:rsa|dsa|ecdsa|ed25519)|.*\.(?:pem|key|p12|pfx|jks|keystore|kdbx))$/i;
+  /^(?:\.env(?:\..*)?|\.git|\.git-credentials|\.npmrc|credentials\.json|\.htpasswd|\.yarnrc(?:\.yml)?|\.netrc|\.pypirc|\.pgpass|\.ssh|\.aws|\.gnupg|\.docker|\.kube|id_(?:rsa|dsa|ecdsa|ed25519)|.*\.(?:pem|key|p12|pfx|jks|keystore|kdbx))$/i;
 
 /** Entries examined per grant before it is refused as too large to vouch for. */
 const MAX_GRANT_ENTRIES = 10_000;

@@ -101,7 +101,7 @@ function table(rows) {
     'reason',
     'why',
     'wall ms',
-    'calls',
+    'tool/api calls',
     'cost $',
     'peak RSS MB',
     'egress',
@@ -166,6 +166,9 @@ async function main() {
     server.close();
   }
   console.log(table(rows));
+  console.log(
+    '\ntool/api calls: tool calls made / units of max_api_calls spent (one per tool call, egress request or tunnel)',
+  );
   for (const r of rows.filter((x) => !x.ok)) {
     const o = r.outcome;
     const got =

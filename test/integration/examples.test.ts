@@ -57,6 +57,9 @@ void test(
       (l) => l.startsWith('agent') && l.includes('status') && l.includes('reason'),
     );
     assert.ok(header >= 0, `no table header in:\n${stdout}`);
+    // The usage column says what its two numbers are, and a legend says what a unit is.
+    assert.match(lines[header] ?? '', / tool\/api calls /);
+    assert.match(stdout, /^tool\/api calls: tool calls made \/ units of max_api_calls spent/m);
     const rows = lines.slice(header + 2).filter((l) => l.startsWith('security_proxy_'));
     assert.equal(rows.length, 9);
     for (const attack of [

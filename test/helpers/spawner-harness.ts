@@ -272,6 +272,21 @@ export function sandboxProcessesOf(
 }
 
 /**
+ * The pid of the orchestrator whose sandbox (or parked launcher) cgroup `pid` is in, or null if
+ * it is in none (no cgroups here, a sandbox that runs without one, or not a sandbox at all).
+ */
+export function sandboxOwnerOf(pid: number): number | null {
+  try {
+    const path = memoryCgroupOf(String(pid)) ?? '';
+    const name = path.slice(path.lastIndexOf('/') + 1);
+    const m = /\.(\d+)-\d+$/.exec(name) ?? /^sg-park-(\d+)-/.exec(name);
+    return m === null ? null : Number(m[1]);
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Direct children of this process that are still alive (not zombies). `exceptParked` leaves out an
  * open orchestrator's parked launcher (an idle shell in an `sg-park-*` cgroup, not a subagent):
  * for checks made while an orchestrator is still open; after close() nothing may be left at all.

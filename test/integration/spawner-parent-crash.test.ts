@@ -8,17 +8,35 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
-import { existsSync, readdirSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { detectIsolation, sweepStaleSandboxDirs } from '../../src/sandbox/index.js';
 import { sweepStaleCgroups } from '../../src/sandbox/park.js';
-import { eventually, processesMatching } from '../helpers/spawner-harness.js';
+import { eventually, processesMatching, sandboxProcessesOf } from '../helpers/spawner-harness.js';
 import { fixturesDir } from '../helpers/paths.js';
 
 const CHILD = join(import.meta.dirname, '..', 'helpers', 'orchestrator-crash-child.js');
-const ENTRY = join(fixturesDir, 'agents', 'infinite-loop.mjs');
-const MARKER = 'infinite-loop.mjs';
+// The endless entry, copied to a directory of this run: its path (in the subagent's command line)
+// names this run's subagents only, never those of another test run on the same host.
+const RUN_DIR = mkdtempSync(join(tmpdir(), 'sgtest-crash-'));
+chmodSync(RUN_DIR, 0o755);
+const ENTRY = join(RUN_DIR, 'infinite-loop.mjs');
+copyFileSync(join(fixturesDir, 'agents', 'infinite-loop.mjs'), ENTRY);
+chmodSync(ENTRY, 0o644);
+const MARKER = ENTRY;
+after(() => {
+  rmSync(RUN_DIR, { recursive: true, force: true });
+});
+/** The orchestrators this file started (and SIGKILLed): nothing of theirs may run afterwards. */
+const owners: number[] = [];
+/** Every live process of their sandboxes: by cgroup (named with the owner's pid) and by entry. */
+const leftovers = (): number[] => [
+  ...new Set([
+    ...processesMatching(MARKER),
+    ...owners.flatMap((pid) => sandboxProcessesOf(pid, { parked: true }).map((p) => p.pid)),
+  ]),
+];
 
 const detected = await detectIsolation({ gvisor: process.env.SG_TEST_GVISOR !== '0' });
 const cgBase = /^v[12] at (.+)$/.exec(detected.details['cgroup'] ?? '')?.[1];
@@ -30,8 +48,9 @@ void describe('a SIGKILLed orchestrator leaves no subagent process behind', () =
         t.skip(`isolation level '${level}' is not available on this machine`);
         return;
       }
-      assert.deepEqual(processesMatching(MARKER), [], 'no spinning subagent before the test');
+      assert.deepEqual(leftovers(), [], 'nothing of an earlier row runs before this one');
       const child = spawn(process.execPath, [CHILD, level, ENTRY], { stdio: ['ignore', 'pipe', 'inherit'] });
+      if (child.pid !== undefined) owners.push(child.pid);
       try {
         let out = '';
         child.stdout.setEncoding('utf8');
@@ -64,6 +83,10 @@ void describe('a SIGKILLed orchestrator leaves no subagent process behind', () =
         assert.ok(
           await eventually(() => spinning().length === 0, 10_000),
           `every subagent process died with the orchestrator (left: ${spinning().join(', ')})`,
+        );
+        assert.ok(
+          await eventually(() => leftovers().length === 0, 10_000),
+          `no process is left in its sandboxes' cgroups (left: ${leftovers().join(', ')})`,
         );
         // Its parked launcher reads EOF on stdin and exits; the next orchestrator's sweep removes
         // the empty cgroup it leaves.
@@ -99,7 +122,7 @@ void describe('a SIGKILLed orchestrator leaves no subagent process behind', () =
         assert.deepEqual(dirsOf(), [], 'the sweep removed them');
       } finally {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-        for (const pid of processesMatching(MARKER)) {
+        for (const pid of leftovers()) {
           try {
             process.kill(pid, 'SIGKILL');
           } catch {

@@ -26,6 +26,7 @@ import {
   establishedOnPort,
   eventually,
   liveChildren,
+  sandboxProcessesOf,
   startLoopbackServer,
   tempEntries,
   testResolver,
@@ -318,6 +319,11 @@ export async function finishLevel(env: LevelEnv): Promise<void> {
   );
   const ids = env.audit.events('subagent.spawn').map((e) => String(e['subagentId']));
   assert.deepEqual(processesOf(ids), [], 'no process of any sandbox survives');
+  assert.deepEqual(
+    sandboxProcessesOf(process.pid, { parked: true }),
+    [],
+    'no process is left in a sandbox cgroup of this orchestrator',
+  );
   const prefixes = ids.map((id) => `sg-${id.slice(0, 24)}-`);
   assert.deepEqual(
     tempEntries().filter((e) => prefixes.some((p) => e.startsWith(p))),

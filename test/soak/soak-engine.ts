@@ -17,6 +17,8 @@ import {
   establishedOnPort,
   eventually,
   liveChildren,
+  sandboxOwnerOf,
+  sandboxProcessesOf,
   startLoopbackServer,
   tempEntries,
   testResolver,
@@ -220,9 +222,15 @@ function rssMb(): number {
   return Math.round((process.memoryUsage().rss / (1024 * 1024)) * 10) / 10;
 }
 
-/** Live processes that belong to one of `ids` (argv or cwd mention it) or run our runtime. */
+/**
+ * Live processes that belong to one of `ids` (argv or cwd mention it), that are in a sandbox
+ * cgroup of this orchestrator (named with this process's pid), or that run our runtime on the
+ * corpus — unless their cgroup names another orchestrator as owner: another test run on this
+ * host (say, the same checkout on another Node) is not this soak's leak. A process of ours is in
+ * our cgroup or in none, so nothing of this run is let off.
+ */
 function strayProcesses(ids: ReadonlySet<string>, bootstrap: string): number[] {
-  const out: number[] = [];
+  const out: number[] = sandboxProcessesOf(process.pid, { parked: true }).map((p) => p.pid);
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     let text = '';
@@ -235,9 +243,12 @@ function strayProcesses(ids: ReadonlySet<string>, bootstrap: string): number[] {
       // Gone, or not ours to inspect.
     }
     const idMatch = [...text.matchAll(/sg-([A-Za-z0-9_-]{21})-/g)].some((m) => ids.has(m[1] ?? ''));
-    if (idMatch || (text.includes(bootstrap) && text.includes(ESCAPE_DIR))) out.push(Number(entry));
+    const runtime = text.includes(bootstrap) && text.includes(ESCAPE_DIR);
+    if (idMatch || (runtime && (sandboxOwnerOf(Number(entry)) ?? process.pid) === process.pid)) {
+      out.push(Number(entry));
+    }
   }
-  return out;
+  return [...new Set(out)];
 }
 
 /** Runs the soak and returns its census; never throws for a leak (that is what `ok` is for). */

@@ -285,5 +285,16 @@ export async function run(ctx) {
     result.burst = { error: String(e?.message ?? e).slice(0, 500) };
     ctx.log(`  burst: ERROR ${result.burst.error}`);
   }
+  // The same burst with a warm pool as large as maxConcurrent: the first wave claims pre-started
+  // sandboxes, the rest start cold while the pool refills (one at a time).
+  try {
+    const x = await burst(guard, { count: ctx.quick ? 50 : 100, warm: 16 });
+    result.bursts = [x];
+    ctx.log(
+      `  burst with pool warm 16: event-loop delay p99 ${x.loopDelayMs.p99.toFixed(1)} ms, max ${x.loopDelayMs.max.toFixed(1)} ms; ${x.spawnsPerSec.toFixed(1)} spawns/s`,
+    );
+  } catch (e) {
+    result.bursts = [{ error: String(e?.message ?? e).slice(0, 500) }];
+  }
   return result;
 }

@@ -5,6 +5,7 @@
  * through a shim before it execs anything (so no byte is ever allocated outside the limit).
  */
 import { mkdirSync, readFileSync, renameSync, rmdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdir, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { errnoCode } from './proc.js';
 import type { CgroupVersion } from './types.js';
@@ -169,6 +170,39 @@ export class MemoryCgroup {
   }
 
   /**
+   * {@link create} without blocking the event loop (mkdir and the limit writes run on libuv's
+   * thread pool; cgroupfs writes can wait in the kernel). Resolves only once the limit is set:
+   * nothing can run in the cgroup before that.
+   */
+  static async createAsync(base: CgroupBase, name: string, limitBytes: number): Promise<MemoryCgroup> {
+    const dir = join(base.dir, name);
+    await mkdir(dir);
+    const cg = new MemoryCgroup(base.version, dir);
+    try {
+      await cg.#setLimitAsync(limitBytes);
+    } catch (err) {
+      await cg.removeAsync();
+      throw err;
+    }
+    return cg;
+  }
+
+  async #setLimitAsync(limitBytes: number): Promise<void> {
+    const tryWrite = (file: string, value: string): Promise<void> =>
+      writeFile(join(this.#dir, file), value).catch(() => undefined);
+    if (this.version === 'v2') {
+      await writeFile(join(this.#dir, 'memory.max'), String(limitBytes));
+      await tryWrite('memory.swap.max', '0');
+      await tryWrite('memory.oom.group', '1');
+    } else {
+      await tryWrite('memory.memsw.limit_in_bytes', String(limitBytes));
+      await writeFile(join(this.#dir, 'memory.limit_in_bytes'), String(limitBytes));
+      await tryWrite('memory.memsw.limit_in_bytes', String(limitBytes));
+      await tryWrite('memory.swappiness', '0');
+    }
+  }
+
+  /**
    * Sets the memory limit (and no swap beyond it). Throws if the limit itself cannot be written;
    * the optional knobs are best effort.
    */
@@ -256,6 +290,18 @@ export class MemoryCgroup {
     if (this.#removed) return true;
     try {
       rmdirSync(this.dir);
+      this.#removed = true;
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') this.#removed = true;
+    }
+    return this.#removed;
+  }
+
+  /** {@link remove} without blocking the event loop (a v1 memory cgroup's rmdir can take milliseconds). */
+  async removeAsync(): Promise<boolean> {
+    if (this.#removed) return true;
+    try {
+      await rmdir(this.dir);
       this.#removed = true;
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') this.#removed = true;

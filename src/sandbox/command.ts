@@ -133,6 +133,20 @@ export const DEFAULT_MAX_OPEN_FILES = 256;
  * limit untouched. RLIMIT_NPROC is left alone on purpose: it counts every process of a real uid
  * (all siblings share one), is ignored for uid 0, and a child cannot create processes anyway.
  */
+/**
+ * The niceness every sandboxed child runs at. The orchestrator's event loop carries the gateway
+ * (every subagent's egress), the tool broker and every timeout timer, and each launch blocks it
+ * until the new process has exec'd: when a burst of starting subagents saturates the cores, a
+ * child at the orchestrator's own priority delays all of that. At +10 a busy subagent gets about a
+ * tenth of a contended core's time against the orchestrator (it still gets every idle cycle).
+ */
+export const SANDBOX_NICE = 10;
+
+/** Runs the rest of the argv at {@link SANDBOX_NICE} (inherited by every process it starts). */
+export function niceShim(nice: string): string[] {
+  return [nice, '-n', String(SANDBOX_NICE), '--'];
+}
+
 export function rlimitShim(prlimit: string, maxOpenFiles: number): string[] {
   return [prlimit, `--nofile=${maxOpenFiles}:${maxOpenFiles}`, '--'];
 }
@@ -149,7 +163,11 @@ export function loopbackUpShim(sh: string, ip: string): string[] {
   return [sh, '-c', '"$0" link set lo up 2>/dev/null; exec "$@"', ip];
 }
 
-function systemBinds(): string[] {
+/** The host's system directory layout (usrmerge links or real directories): read once per process. */
+let cachedSystemBinds: readonly string[] | undefined;
+
+function systemBinds(): readonly string[] {
+  if (cachedSystemBinds !== undefined) return cachedSystemBinds;
   const out: string[] = [];
   for (const p of ['/usr', '/bin', '/sbin', '/lib', '/lib64', '/lib32', '/libx32']) {
     try {
@@ -162,7 +180,8 @@ function systemBinds(): string[] {
   }
   // The dynamic linker's cache: without it multiarch library directories are not searched.
   out.push('--ro-bind-try', '/etc/ld.so.cache', '/etc/ld.so.cache');
-  return out;
+  cachedSystemBinds = Object.freeze(out);
+  return cachedSystemBinds;
 }
 
 /** Inputs of {@link bubblewrapArgs}. */

@@ -8,7 +8,14 @@ import { accessSync, constants, mkdtempSync, realpathSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probeCgroup, type CgroupBase } from './cgroup.js';
-import { NOBODY, bubblewrapArgs, childEnv, unshareArgs, type UnshareVariant } from './command.js';
+import {
+  NOBODY,
+  SANDBOX_NICE,
+  bubblewrapArgs,
+  childEnv,
+  unshareArgs,
+  type UnshareVariant,
+} from './command.js';
 import { ociSpec, runscArgs, writeBundle } from './gvisor.js';
 import type { IsolationLevel, IsolationReport } from './types.js';
 
@@ -29,6 +36,8 @@ export interface HostCapabilities {
   readonly setpriv: string | null;
   /** `prlimit`, to give each child its own RLIMIT_NOFILE. */
   readonly prlimit: string | null;
+  /** `nice`, to run each child below the orchestrator's CPU priority. */
+  readonly nice: string | null;
   /** Whether this process runs as root: children then run under an unprivileged uid (see launch). */
   readonly root: boolean;
   readonly sh: string | null;
@@ -146,6 +155,11 @@ export async function probeHost(searchDirs: readonly string[] = SEARCH_DIRS): Pr
   const prlimit = linux ? find('prlimit') : null;
   details.rlimit =
     prlimit === null ? "prlimit not installed: children share the parent's open-file limit" : prlimit;
+  const nice = linux ? find('nice') : null;
+  details.priority =
+    nice === null
+      ? "nice not installed: children run at the orchestrator's CPU priority"
+      : `${nice}: children run at nice +${SANDBOX_NICE}, below the orchestrator`;
   if (root) {
     details.identity =
       setpriv === null
@@ -164,6 +178,7 @@ export async function probeHost(searchDirs: readonly string[] = SEARCH_DIRS): Pr
     ip,
     setpriv,
     prlimit,
+    nice,
     root,
     sh,
     cgroup,

@@ -4,6 +4,7 @@
  * the socket.
  */
 import { lstatSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SpawnerError } from '../errors.js';
@@ -77,26 +78,58 @@ export interface SandboxDirs {
   readonly gatewaySocketPath: string;
 }
 
+function layout(root: string): SandboxDirs {
+  const scratchDir = join(root, 'scratch');
+  const gatewaySocketPath = join(root, 'gw.sock');
+  if (Buffer.byteLength(gatewaySocketPath) > 100) {
+    throw new SpawnerError(
+      'SG_SANDBOX_LAUNCH',
+      `gateway socket path ${gatewaySocketPath} is too long for a Unix socket; use a shorter base directory`,
+    );
+  }
+  return { root, scratchDir, gatewaySocketPath };
+}
+
+let ownMarker: string | undefined;
+
+/**
+ * Who owns a sandbox directory: an orchestrator killed outright cannot delete its sandboxes'
+ * directories; the next one finds them through this marker (pid + start time, so a reused pid is
+ * not mistaken). This process's own, read once.
+ */
+function ownerMarker(): string {
+  ownMarker ??= `${ownerToken(process.pid) ?? process.pid}\n`;
+  return ownMarker;
+}
+
 /** Creates `<base>/sg-<id>-XXXXXX/` (mode 0700) with `scratch/` in it. */
 export function createSandboxDirs(id: string, base: string = tmpdir()): SandboxDirs {
   const root = mkdtempSync(join(base, `${PREFIX}${id.slice(0, 24)}-`));
-  const scratchDir = join(root, 'scratch');
-  const gatewaySocketPath = join(root, 'gw.sock');
   try {
-    if (Buffer.byteLength(gatewaySocketPath) > 100) {
-      throw new SpawnerError(
-        'SG_SANDBOX_LAUNCH',
-        `gateway socket path ${gatewaySocketPath} is too long for a Unix socket; use a shorter base directory`,
-      );
-    }
-    // Who owns it: an orchestrator killed outright cannot delete its sandboxes' directories; the
-    // next one finds them through this marker (pid + start time, so a reused pid is not mistaken).
-    writeFileSync(join(root, OWNER_FILE), `${ownerToken(process.pid) ?? process.pid}\n`, { mode: 0o600 });
-    mkdirSync(scratchDir, { mode: 0o700 });
+    const dirs = layout(root);
+    writeFileSync(join(root, OWNER_FILE), ownerMarker(), { mode: 0o600 });
+    mkdirSync(dirs.scratchDir, { mode: 0o700 });
+    return dirs;
   } catch (err) {
     // The caller never learns the path of a directory it could not use: remove it here.
     rmSync(root, { recursive: true, force: true });
     throw err;
   }
-  return { root, scratchDir, gatewaySocketPath };
+}
+
+/**
+ * {@link createSandboxDirs} without blocking the event loop (the file system calls run on libuv's
+ * thread pool): the launcher's path, so a burst of spawns does not stall the gateway and timers.
+ */
+export async function createSandboxDirsAsync(id: string, base: string = tmpdir()): Promise<SandboxDirs> {
+  const root = await mkdtemp(join(base, `${PREFIX}${id.slice(0, 24)}-`));
+  try {
+    const dirs = layout(root);
+    await writeFile(join(root, OWNER_FILE), ownerMarker(), { mode: 0o600 });
+    await mkdir(dirs.scratchDir, { mode: 0o700 });
+    return dirs;
+  } catch (err) {
+    await rm(root, { recursive: true, force: true });
+    throw err;
+  }
 }

@@ -20,6 +20,7 @@ import {
   childEnv,
   claimLine,
   loopbackUpShim,
+  niceShim,
   type RunAs,
   nodeFlags,
   rlimitShim,
@@ -30,7 +31,7 @@ import { gvisorCapability, hostCapabilities, type HostCapabilities } from './det
 import { RUNSC_TMPDIR, gvisorInnerShim, ociSpec, runscArgs, runscStdinShim, writeBundle } from './gvisor.js';
 import { OutputDrain } from './output.js';
 import {
-  agentReadPaths,
+  agentReadPathsAsync,
   assertSafePermissionPath,
   runtimeBootstrapPath,
   runtimeLinks,
@@ -38,6 +39,7 @@ import {
   type ResolverLink,
 } from './paths.js';
 import { LocalSandbox } from './local-sandbox.js';
+import { spawnTurn } from './turns.js';
 import { sandboxCgroupName, type ClaimedShim, type LaunchPark } from './park.js';
 import type { LaunchSpec } from './types.js';
 
@@ -185,6 +187,7 @@ function gvisorArgv(
     throw new SpawnerError('SG_SANDBOX_LAUNCH', `cannot write the OCI bundle of ${spec.id}`, { cause: err });
   }
   return [
+    ...(caps.nice === null ? [] : niceShim(caps.nice)),
     ...(caps.setpriv === null ? [] : [caps.setpriv, '--pdeathsig', 'KILL', '--']),
     ...runscStdinShim(caps.sh),
     runsc,
@@ -201,7 +204,8 @@ function buildArgv(
   env: Record<string, string>,
   links: readonly ResolverLink[],
 ): string[] {
-  const argv: string[] = [];
+  // Below the orchestrator's CPU priority (see SANDBOX_NICE), every process of the sandbox.
+  const argv: string[] = caps.nice === null ? [] : niceShim(caps.nice);
   if (caps.prlimit !== null) {
     argv.push(...rlimitShim(caps.prlimit, spec.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES));
   }
@@ -289,7 +293,7 @@ export async function launch(spec: LaunchSpec, park?: LaunchPark): Promise<Local
   const caps = await hostCapabilities();
   const runsc = spec.level === 'gvisor' ? (await gvisorCapability()).runsc : null;
   validate(spec, caps, runsc);
-  const agentPaths = agentReadPaths(spec.entry, {
+  const agentPaths = await agentReadPathsAsync(spec.entry, {
     ...(spec.readGrants === undefined ? {} : { grants: spec.readGrants }),
     ...(spec.protectedPaths === undefined ? {} : { protectedPaths: spec.protectedPaths }),
   });
@@ -361,7 +365,7 @@ export async function launch(spec: LaunchSpec, park?: LaunchPark): Promise<Local
       cgroup = parked.cgroup;
     } else {
       try {
-        cgroup = MemoryCgroup.create(caps.cgroup, sandboxCgroupName(spec.id), limitBytes);
+        cgroup = await MemoryCgroup.createAsync(caps.cgroup, sandboxCgroupName(spec.id), limitBytes);
       } catch {
         // Falls back to RSS polling, reported through memoryEnforcement.
         cgroup = null;
@@ -377,14 +381,17 @@ export async function launch(spec: LaunchSpec, park?: LaunchPark): Promise<Local
       const shim = cgroup !== null && caps.sh !== null ? cgroupShim(caps.sh, cgroup.procsFile) : [];
       const [exe, ...rest] = [...shim, file, ...args];
       if (exe === undefined) throw new SpawnerError('SG_SANDBOX_LAUNCH', 'empty command');
-      child = spawn(exe, rest, {
-        cwd: spec.scratchDir,
-        env,
-        // Own session and process group: kill(-pgid) reaches the whole tree, and the child's
-        // process.kill(0, ...) cannot reach the orchestrator's group.
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-      });
+      // One process creation per event-loop turn (see spawnTurn): a burst never stalls the loop.
+      child = await spawnTurn(() =>
+        spawn(exe, rest, {
+          cwd: spec.scratchDir,
+          env,
+          // Own session and process group: kill(-pgid) reaches the whole tree, and the child's
+          // process.kill(0, ...) cannot reach the orchestrator's group.
+          detached: true,
+          stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+        }),
+      );
     } catch (err) {
       // Nothing runs in it yet: the cgroup would otherwise outlive the failed launch.
       cgroup?.remove();

@@ -10,7 +10,7 @@ import { nanoid } from 'nanoid';
 import type { GuardConfig } from '../config/types.js';
 import { SpawnerError } from '../errors.js';
 import { detectIsolation } from './detect.js';
-import { createSandboxDirs, sweepStaleSandboxDirs } from './dirs.js';
+import { createSandboxDirsAsync, sweepStaleSandboxDirs } from './dirs.js';
 import { chooseIsolation } from './isolation.js';
 import { launch } from './launch.js';
 import type {
@@ -87,7 +87,7 @@ class LocalLauncher implements Launcher {
   async prepare(req: LaunchRequest): Promise<PreparedLaunch> {
     // One private 0700 directory per subagent holds its scratch dir and its gateway socket:
     // the socket is reachable only by path, and teardown is a single recursive removal.
-    const dirs = createSandboxDirs(req.id);
+    const dirs = await createSandboxDirsAsync(req.id);
     // Namespaced children have no route to the TCP listener: their only way out is this socket.
     const unixSocketPath = this.isolation === 'process' ? undefined : dirs.gatewaySocketPath;
     let launched = false;
@@ -143,7 +143,7 @@ class LocalLauncher implements Launcher {
     // Its own id until claimed (directory and cgroup names; the start-up sweep finds it like any
     // sandbox of a dead orchestrator): a warm sandbox never learns which subagent it will serve.
     const warmId = `warm-${nanoid(16)}`;
-    const dirs = createSandboxDirs(warmId);
+    const dirs = await createSandboxDirsAsync(warmId);
     // The socket comes at claim, when the gateway knows the subagent: its directory exists now.
     const socketDir = join(dirs.root, 'gw');
     const hostSocket =

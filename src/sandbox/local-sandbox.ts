@@ -229,7 +229,7 @@ export class LocalSandbox implements Sandbox {
     this.#goneAt = performance.now();
     if (cg !== null) {
       this.memoryEvents();
-      cg.remove();
+      await cg.removeAsync();
     }
     this.channel.destroy();
     // What the child wrote just before it died is still in the pipes: read it to the end (the

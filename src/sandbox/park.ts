@@ -18,6 +18,7 @@ import { childEnv, parkShim } from './command.js';
 import { hostCapabilities } from './detect.js';
 import { ownerTag, ownerToken } from './dirs.js';
 import { isAlive, killQuietly } from './proc.js';
+import { spawnTurn } from './turns.js';
 
 const PARK_PREFIX = 'sg-park-';
 const PARK_NAME = /^sg-park-(\d+)-(\d+)-[A-Za-z0-9_-]+$/;
@@ -202,7 +203,12 @@ export class LaunchPark {
     // After the claimer's own spawn, not inside it: the fork of this process costs a few ms.
     const run = (): void => {
       this.#refill = undefined;
-      if (this.#parked === null) this.#park();
+      // In the queue of process creations, one per event-loop turn, like every launch.
+      spawnTurn(() => {
+        if (this.#parked === null) this.#park();
+      }).catch(() => {
+        // #park reports nothing and handles its own failures; never an unhandled rejection.
+      });
     };
     if (delayMs === 0) {
       const handle = setImmediate(run).unref();

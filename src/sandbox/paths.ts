@@ -2,7 +2,16 @@
  * Where things are: the compiled runtime, the packages it needs, the user entry's own directory and explicit grants.
  * These become the only `--allow-fs-read` paths and (under bubblewrap) the only read-only binds.
  */
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  statSync,
+} from 'node:fs';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,7 +105,9 @@ function linkChain(path: string): ResolverLink[] {
  * from the entry when that link leads to this very package. Empty in npm's flat layout.
  */
 export function runtimeLinks(entryDir?: string): readonly ResolverLink[] {
-  const out = resolverLinks(realpathSync(compiledRoot), 'undici');
+  // This package's own install does not move under a running process: its undici links, once.
+  cachedUndiciLinks ??= Object.freeze(resolverLinks(realpathSync(compiledRoot), 'undici'));
+  const out = [...cachedUndiciLinks];
   if (entryDir !== undefined) {
     const pkgDir = findPackageDir(compiledRoot);
     const self = resolverLinks(entryDir, 'subagent-guard');
@@ -104,6 +115,8 @@ export function runtimeLinks(entryDir?: string): readonly ResolverLink[] {
   }
   return out;
 }
+
+let cachedUndiciLinks: readonly ResolverLink[] | undefined;
 
 /**
  * Files and directories the child runtime must read: the compiled sources, this package's
@@ -223,6 +236,43 @@ export function assertSafeGrant(grant: string, protectedPaths: readonly string[]
   }
 }
 
+/**
+ * {@link assertSafeGrant} with the walk on libuv's thread pool: the same checks in the same
+ * order, without blocking the event loop for a large grant (the launcher's path, per spawn).
+ *
+ * @throws SpawnerError `SG_SANDBOX_READ_GRANT`
+ */
+export async function assertSafeGrantAsync(grant: string, protectedPaths: readonly string[]): Promise<void> {
+  for (const p of protectedPaths) {
+    const real = realish(p);
+    if (inside(real, grant)) refuse(grant, 'contains a protected file', real);
+  }
+  if (SECRET_NAME.test(basename(grant))) refuse(grant, 'is a secret file', grant);
+  if (!(await stat(grant)).isDirectory()) return;
+  const stack = [grant];
+  let seen = 0;
+  for (let dir = stack.pop(); dir !== undefined; dir = stack.pop()) {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      if (++seen > MAX_GRANT_ENTRIES) {
+        refuse(grant, `holds more than ${MAX_GRANT_ENTRIES} entries to check`, dir);
+      }
+      const full = join(dir, e.name);
+      if (SECRET_NAME.test(e.name)) refuse(grant, 'contains a secret file', full);
+      if (e.isSymbolicLink()) {
+        let target: string;
+        try {
+          target = await realpath(full);
+        } catch {
+          continue; // dangling: leads nowhere
+        }
+        if (!inside(target, grant)) refuse(grant, `holds a symlink to ${target}, outside it`, full);
+      } else if (e.isDirectory() && e.name !== 'node_modules') {
+        stack.push(full);
+      }
+    }
+  }
+}
+
 /** Inputs of {@link agentReadPaths}. */
 export interface AgentReadOptions {
   /** Extra files or directories the config grants explicitly (absolute). */
@@ -253,6 +303,35 @@ export function agentReadPaths(entry: string, opts: AgentReadOptions = {}): stri
     out.push(real);
   }
   for (const g of out) assertSafeGrant(g, protectedPaths);
+  const pkg = findPackageDir(dir);
+  if (pkg !== undefined && !inside(pkg, dir)) {
+    const pj = realpathSync(join(pkg, 'package.json'));
+    if (!protectedPaths.some((p) => realish(p) === pj) && lstatSync(pj).isFile()) out.push(pj);
+  }
+  return [...new Set(out)];
+}
+
+/**
+ * {@link agentReadPaths} with the grant walks off the event loop ({@link assertSafeGrantAsync}):
+ * the same result and the same refusals.
+ *
+ * @throws SpawnerError `SG_SANDBOX_ENTRY` for a bad entry, `SG_SANDBOX_READ_GRANT` for an unsafe grant.
+ */
+export async function agentReadPathsAsync(entry: string, opts: AgentReadOptions = {}): Promise<string[]> {
+  const dir = entryReadDir(entry);
+  const protectedPaths = opts.protectedPaths ?? [];
+  const out = [dir];
+  for (const g of opts.grants ?? []) {
+    let real: string;
+    try {
+      real = await realpath(g);
+    } catch (err) {
+      throw new SpawnerError('SG_SANDBOX_READ_GRANT', `read grant ${g} does not exist`, { cause: err });
+    }
+    if (real === '/') refuse(g, 'is the whole filesystem', real);
+    out.push(real);
+  }
+  for (const g of out) await assertSafeGrantAsync(g, protectedPaths);
   const pkg = findPackageDir(dir);
   if (pkg !== undefined && !inside(pkg, dir)) {
     const pj = realpathSync(join(pkg, 'package.json'));

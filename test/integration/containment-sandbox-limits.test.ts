@@ -2,16 +2,18 @@
  * One subagent's resource use never denies service to another: each child has its own
  * RLIMIT_NOFILE, so a child that opens files (or sockets) in a loop stops at EMFILE in its own
  * process, far below the parent's limit. Regression guard for the fd-exhaustion finding (the
- * child used to share the orchestrator's limit).
+ * child used to share the orchestrator's limit). And each child runs below the orchestrator's CPU
+ * priority, so a burst of starting or spinning children cannot starve the parent's event loop.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createOrchestrator } from '../../src/spawner/index.js';
 import { detectIsolation } from '../../src/sandbox/index.js';
+import { SANDBOX_NICE } from '../../src/sandbox/command.js';
 import type { IsolationLevel } from '../../src/sandbox/index.js';
 import { makeConfig } from '../helpers/spawner-config.js';
 
@@ -72,6 +74,48 @@ for (const level of LEVELS) {
       assert.ok(out.opened < DEFAULT_MAX_OPEN_FILES, `opened ${out.opened} files`);
       // Node itself holds a few dozen descriptors; the rest of the budget was the child's.
       assert.ok(out.opened > DEFAULT_MAX_OPEN_FILES / 2, `only ${out.opened} files before EMFILE`);
+    } finally {
+      await orchestrator.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+const NICE_PROBE = `import { getPriority } from 'node:os';
+export default async () => ({ nice: getPriority() });
+`;
+
+for (const level of LEVELS) {
+  void test(`${level}: a child runs ${SANDBOX_NICE} nice levels below the orchestrator`, async (t) => {
+    if (!report.available.includes(level)) {
+      t.skip(`${level} is not available here`);
+      return;
+    }
+    if (report.details.priority?.startsWith('nice not installed') === true) {
+      t.skip('nice (coreutils) is not installed: children run at the orchestrator priority');
+      return;
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'sgtest-nice-'));
+    chmodSync(dir, 0o755);
+    writeFileSync(join(dir, 'probe.mjs'), NICE_PROBE, { mode: 0o644 });
+    const orchestrator = await createOrchestrator({
+      config: makeConfig(
+        {
+          main: { role: 'parent', subagents: { allowAgents: ['probe'], maxConcurrent: 1, maxChildren: 1 } },
+          probe: { entry: join(dir, 'probe.mjs'), constraints: { timeoutSeconds: 20 } },
+        },
+        { baseDir: dir },
+      ),
+      logger: pino({ level: 'silent' }),
+      isolation: level,
+    });
+    try {
+      const own = getPriority();
+      const outcome = await orchestrator.run({ parent: 'main', agent: 'probe', task: {} });
+      assert.equal(outcome.status, 'completed', JSON.stringify(outcome));
+      const out = (outcome as { output?: { nice: number } }).output;
+      assert.equal(out?.nice, Math.min(19, own + SANDBOX_NICE));
+      assert.equal(getPriority(), own, "the orchestrator's own priority is untouched");
     } finally {
       await orchestrator.close();
       rmSync(dir, { recursive: true, force: true });

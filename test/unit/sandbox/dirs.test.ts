@@ -1,9 +1,23 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { createSandboxDirs, sweepStaleSandboxDirs } from '../../../src/sandbox/dirs.js';
+import {
+  createSandboxDirs,
+  createSandboxDirsAsync,
+  sweepStaleSandboxDirs,
+} from '../../../src/sandbox/dirs.js';
 
 void test('the stale-directory sweep removes only marked directories of processes that are gone', (t) => {
   const base = mkdtempSync(join(tmpdir(), 'sweep-'));
@@ -44,4 +58,27 @@ void test('a sandbox directory whose socket path would be too long is refused an
     (err: unknown) => err instanceof Error && 'code' in err && err.code === 'SG_SANDBOX_LAUNCH',
   );
   assert.deepEqual(readdirSync(deep), [], 'nothing is left behind');
+});
+
+void test('createSandboxDirsAsync makes the same private layout as createSandboxDirs', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'dirs-'));
+  t.after(() => {
+    rmSync(base, { recursive: true, force: true });
+  });
+  const a = createSandboxDirs('syncxxxx', base);
+  const b = await createSandboxDirsAsync('asyncxxx', base);
+  for (const d of [a, b]) {
+    assert.equal(statSync(d.root).mode & 0o777, 0o700);
+    assert.equal(statSync(d.scratchDir).mode & 0o777, 0o700);
+    assert.equal(statSync(join(d.root, 'owner')).mode & 0o777, 0o600);
+    assert.equal(d.gatewaySocketPath, join(d.root, 'gw.sock'));
+  }
+  assert.equal(readFileSync(join(b.root, 'owner'), 'utf8'), readFileSync(join(a.root, 'owner'), 'utf8'));
+  // Both are this live process's: the sweep leaves them.
+  assert.deepEqual(sweepStaleSandboxDirs(base), []);
+  // A base whose socket path would not fit sun_path: refused, and nothing is left behind.
+  const deep = join(base, 'y'.repeat(90));
+  mkdirSync(deep);
+  await assert.rejects(createSandboxDirsAsync('long', deep), { code: 'SG_SANDBOX_LAUNCH' });
+  assert.deepEqual(readdirSync(deep), []);
 });

@@ -1,8 +1,19 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import {
+  agentReadPaths,
+  agentReadPathsAsync,
   assertSafePermissionPath,
   entryReadDir,
   runtimeBootstrapPath,
@@ -53,4 +64,63 @@ void describe('sandbox paths', () => {
       assertSafePermissionPath('/home/user/agents v2/x');
     });
   });
+});
+
+void describe('agentReadPathsAsync (the launcher path) decides exactly as agentReadPaths', () => {
+  const make = (files: Record<string, string>, links: Record<string, string> = {}): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'grant-'));
+    for (const [rel, body] of Object.entries(files)) {
+      mkdirSync(dirname(join(dir, rel)), { recursive: true });
+      writeFileSync(join(dir, rel), body);
+    }
+    for (const [rel, to] of Object.entries(links)) symlinkSync(to, join(dir, rel));
+    return realpathSync(dir);
+  };
+  const outcome = async (
+    fn: () => string[] | Promise<string[]>,
+  ): Promise<{ paths: string[] } | { code: string; message: string }> => {
+    try {
+      return { paths: await fn() };
+    } catch (err) {
+      const e = err as { code: string; message: string };
+      return { code: e.code, message: e.message };
+    }
+  };
+  const cases: [string, () => { entryDir: string; grants?: string[]; protectedPaths?: string[] }][] = [
+    ['a clean entry directory', () => ({ entryDir: make({ 'agent.mjs': '', 'lib/util.mjs': '' }) })],
+    ['a secret file deep below it', () => ({ entryDir: make({ 'agent.mjs': '', 'a/b/.env': 'K=1' }) })],
+    ['a symlink leading outside it', () => ({ entryDir: make({ 'agent.mjs': '' }, { out: tmpdir() }) })],
+    [
+      'a protected file inside a grant',
+      () => {
+        const grant = make({ 'data.json': '{}', 'audit.log': '' });
+        return {
+          entryDir: make({ 'agent.mjs': '' }),
+          grants: [grant],
+          protectedPaths: [join(grant, 'audit.log')],
+        };
+      },
+    ],
+    [
+      'a grant that does not exist',
+      () => ({ entryDir: make({ 'agent.mjs': '' }), grants: ['/nonexistent-grant'] }),
+    ],
+  ];
+  for (const [name, setup] of cases) {
+    void test(name, async (t) => {
+      const c = setup();
+      t.after(() => {
+        rmSync(c.entryDir, { recursive: true, force: true });
+        for (const g of c.grants ?? [])
+          if (g.startsWith(tmpdir())) rmSync(g, { recursive: true, force: true });
+      });
+      const entry = join(c.entryDir, 'agent.mjs');
+      const opts = { grants: c.grants ?? [], protectedPaths: c.protectedPaths ?? [] };
+      const sync = await outcome(() => agentReadPaths(entry, opts));
+      const async_ = await outcome(() => agentReadPathsAsync(entry, opts));
+      assert.deepEqual(async_, sync);
+      if (name !== 'a clean entry directory') assert.ok('code' in sync, `${name} must be refused`);
+      else assert.ok('paths' in sync && sync.paths.includes(c.entryDir));
+    });
+  }
 });

@@ -320,6 +320,35 @@ void describe('subagent-guard suggest', () => {
     assert.match(r.out, /tool "group:fs": a recorded tool name cannot be a pattern or a group/);
   });
 
+  void test('warns that the log is incomplete when the gateway suppressed records of the agent', async () => {
+    writeFileSync(
+      join(dir, 'suppressed.log'),
+      [
+        egress('learner', 'api.example.com', 443, 'allow', 'allowed'),
+        rec({
+          event: 'egress.suppressed',
+          ...who('learner'),
+          cap: 10000,
+          final: true,
+          decisions: 7,
+          closes: 5,
+        }),
+      ].join('\n'),
+    );
+    const r = await run(['--from', 'suppressed.log', '--agent', 'learner'], dir);
+    assert.equal(r.code, 0, r.err);
+    assert.match(
+      r.out,
+      /warning: the gateway left out 12 egress records of this agent \(egress\.suppressed\)/,
+    );
+    const j = JSON.parse(
+      (await run(['--from', 'suppressed.log', '--agent', 'learner', '--json'], dir)).out,
+    ) as {
+      suppressed: number;
+    };
+    assert.equal(j.suppressed, 12);
+  });
+
   void test('--help prints the usage and what counts', async () => {
     const r = await run(['--help'], dir, true);
     assert.equal(r.code, 0);

@@ -15,6 +15,10 @@ export const ExitCode = {
   Failed: 1,
   /** Wrong usage or an I/O error (file missing, port busy). */
   Usage: 2,
+  /** Stopped by SIGINT (Ctrl-C): 128 + 2. */
+  Interrupted: 130,
+  /** Stopped by SIGTERM: 128 + 15. */
+  Terminated: 143,
 } as const;
 
 /** A subcommand: parses its own argv (after the subcommand name) and returns an exit code. */

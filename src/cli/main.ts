@@ -30,7 +30,8 @@ Options:
   -v, --version    print the version
 
 Exit codes: 0 ok, 1 invalid config / failed check / subagent not completed / doctor found
-something this host cannot give, 2 usage or I/O error.
+something this host cannot give, 2 usage or I/O error, 130 stopped by SIGINT (Ctrl-C),
+143 stopped by SIGTERM (run and gateway serve first close what they started).
 `;
 
 const commands: Record<string, () => Promise<Command>> = {
@@ -69,8 +70,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return await command(rest, io);
   } catch (err) {
     if (err instanceof GuardError) {
-      // A user's mistake: the message says what and where; no stack trace.
-      io.stderr.write(`subagent-guard ${name}: ${err.message} [${err.code}]\n`);
+      // A user's mistake: the message says what and where; no stack trace. The code goes on the
+      // message's first line: a message that goes on with a usage text must not end in a line
+      // holding only the code.
+      io.stderr.write(`subagent-guard ${name}: ${withCode(err.message, err.code)}\n`);
       return err.code === 'SG_CONFIG_INVALID' ? ExitCode.Failed : ExitCode.Usage;
     }
     const detail =
@@ -78,6 +81,18 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     io.stderr.write(`subagent-guard ${name}: internal error: ${errorMessage(err)}${detail}\n`);
     return ExitCode.Failed;
   }
+}
+
+/** `message [CODE]`, the code at the end of the first line; trailing blank lines dropped. */
+export function withCode(message: string, code: string): string {
+  const text = message.replace(/\s+$/, '');
+  const nl = text.indexOf('\n');
+  return nl < 0 ? `${text} [${code}]` : `${text.slice(0, nl)} [${code}]${text.slice(nl)}`;
+}
+
+/** Commands that stop cleanly on SIGINT/SIGTERM (they await `io.stopSignal`); others just exit. */
+function stopsCleanly(argv: readonly string[]): boolean {
+  return argv[0] === 'run' || (argv[0] === 'gateway' && argv[1] === 'serve');
 }
 
 function isMain(): boolean {
@@ -92,15 +107,19 @@ function isMain(): boolean {
 }
 
 if (isMain()) {
+  const argv = process.argv.slice(2);
   let stop: () => void = () => undefined;
   const stopSignal = new Promise<void>((resolve) => {
     stop = resolve;
   });
-  let signals = 0;
-  const onSignal = (): void => {
-    signals += 1;
-    // A second signal means the user does not want to wait for a clean stop.
-    if (signals > 1) process.exit(130);
+  // The shell convention: 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM).
+  let signalled: number | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    const code = signal === 'SIGINT' ? ExitCode.Interrupted : ExitCode.Terminated;
+    // A second signal means the user does not want to wait for a clean stop; a command with
+    // nothing to stop (check, doctor, ...) ends at once.
+    if (signalled !== undefined || !stopsCleanly(argv)) process.exit(code);
+    signalled = code;
     stop();
   };
   process.on('SIGINT', onSignal);
@@ -112,9 +131,11 @@ if (isMain()) {
     cwd: process.cwd(),
     stopSignal,
   };
-  main(process.argv.slice(2), io).then(
+  main(argv, io).then(
     (code) => {
-      process.exitCode = code;
+      // Stopped by a signal: the command has already closed everything it started (its
+      // subagents, the gateway); the exit code says why it ended.
+      process.exitCode = signalled ?? code;
       // Long-running commands resolve only after their own clean stop; nothing else should keep us.
       process.removeListener('SIGINT', onSignal);
       process.removeListener('SIGTERM', onSignal);

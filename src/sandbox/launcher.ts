@@ -123,8 +123,8 @@ export interface Launcher {
    */
   prepare(req: LaunchRequest): Promise<PreparedLaunch>;
   /**
-   * Starts a sandbox ahead of any spawn (a warm pool). Optional: a launcher without it has cold
-   * launches only.
+   * Starts a sandbox ahead of any spawn (a warm pool) and resolves once its runtime waits for
+   * `start`. Optional: a launcher without it has cold launches only.
    * @throws GuardError (coded) if it cannot be started; nothing is left behind then.
    */
   prestart?(req: WarmRequest): Promise<WarmSandbox>;

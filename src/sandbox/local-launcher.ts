@@ -181,6 +181,12 @@ class LocalLauncher implements Launcher {
     this.#live.add(sandbox);
     // Idle, it must not keep the host process alive (the orchestrator's close() ends it anyway).
     sandbox.setRef(false);
+    try {
+      await runtimeBooted(sandbox, WARM_READY_TIMEOUT_MS);
+    } catch (err) {
+      await sandbox.dispose();
+      throw err;
+    }
     let state: 'idle' | 'claimed' | 'discarded' = 'idle';
     const level = this.isolation;
     const runAs = this.#opts.runAs ?? NOBODY;
@@ -240,4 +246,52 @@ class LocalLauncher implements Launcher {
   #prune(): void {
     for (const sandbox of this.#live) if (sandbox.goneAt !== undefined) this.#live.delete(sandbox);
   }
+}
+
+/** How long a pre-started sandbox may take to boot its runtime before the start counts as failed. */
+const WARM_READY_TIMEOUT_MS = 15_000;
+
+/**
+ * Resolves once the runtime in `sandbox` has written its first frame (its `ready`), which stays
+ * unread in the socket for the run that claims the sandbox: a pooled sandbox is idle only once
+ * its Node is up (under gVisor that is about a second after runsc starts). Rejects if the sandbox
+ * exits first or stays silent for `timeoutMs`.
+ */
+function runtimeBooted(sandbox: LocalSandbox, timeoutMs: number): Promise<void> {
+  const channel = sandbox.channel;
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const settle = (err?: Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      // With no 'readable' listener left, the channel flows again once the run reads it.
+      channel.off('readable', onReadable);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    const onReadable = (): void => {
+      if (channel.readableLength > 0) settle();
+      else
+        settle(
+          new SpawnerError(
+            'SG_SANDBOX_LAUNCH',
+            `warm sandbox ${sandbox.pid} closed its channel before it was ready`,
+          ),
+        );
+    };
+    const timer = setTimeout(() => {
+      settle(
+        new SpawnerError(
+          'SG_SANDBOX_LAUNCH',
+          `warm sandbox ${sandbox.pid} was not ready within ${timeoutMs} ms`,
+        ),
+      );
+    }, timeoutMs);
+    timer.unref();
+    channel.on('readable', onReadable);
+    void sandbox.exited.then(() => {
+      settle(new SpawnerError('SG_SANDBOX_LAUNCH', `warm sandbox ${sandbox.pid} exited before it was ready`));
+    });
+  });
 }

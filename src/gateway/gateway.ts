@@ -71,6 +71,20 @@ function removeSocketFile(path: string): void {
   }
 }
 
+const LISTEN_CAUSES: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the address is already in use',
+  EADDRNOTAVAIL: 'no such local address on this machine',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+};
+
+/** The errno code of a failed listen and a short explanation (never a stack). */
+function listenCause(err: unknown): { code: string; text: string } {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (typeof code !== 'string')
+    return { code: 'unknown', text: err instanceof Error ? err.message : String(err) };
+  return { code, text: `${code} (${LISTEN_CAUSES[code] ?? (err as Error).message})` };
+}
+
 class EgressGatewayImpl implements EgressGateway {
   readonly #settings: GatewaySettings;
   readonly #core: GatewayCore;
@@ -139,10 +153,13 @@ class EgressGatewayImpl implements EgressGateway {
     try {
       await listen(server, { host: s.host, port: s.port });
     } catch (err) {
-      throw new GatewayError('SG_GATEWAY_LISTEN', `egress gateway cannot listen on ${s.host}:${s.port}`, {
-        cause: err,
-        details: { host: s.host, port: s.port },
-      });
+      // The cause (EADDRINUSE, EADDRNOTAVAIL, EACCES) is what the operator needs to act on.
+      const cause = listenCause(err);
+      throw new GatewayError(
+        'SG_GATEWAY_LISTEN',
+        `egress gateway cannot listen on ${s.host}:${s.port}: ${cause.text}`,
+        { cause: err, details: { host: s.host, port: s.port, cause: cause.code } },
+      );
     }
     const addr = server.address();
     const port = typeof addr === 'object' && addr !== null ? addr.port : s.port;
@@ -337,10 +354,12 @@ class EgressGatewayImpl implements EgressGateway {
     try {
       await listen(server, { path: socketPath });
     } catch (err) {
-      throw new GatewayError('SG_GATEWAY_LISTEN', `listenUnix: cannot listen on ${socketPath} for ${id}`, {
-        cause: err,
-        details: { id, path: socketPath },
-      });
+      const cause = listenCause(err);
+      throw new GatewayError(
+        'SG_GATEWAY_LISTEN',
+        `listenUnix: cannot listen on ${socketPath} for ${id}: ${cause.text}`,
+        { cause: err, details: { id, path: socketPath, cause: cause.code } },
+      );
     }
     if (!this.#regs.has(id)) {
       // Revoked while we were starting to listen.

@@ -10,7 +10,9 @@ import { resolve } from 'node:path';
 import { createAuditLogger } from '../../audit/logger.js';
 import { loadConfig } from '../../config/index.js';
 import type { AgentConfig } from '../../config/types.js';
-import { GatewayError, UsageError } from '../../errors.js';
+import { notEnforcingLine } from '../../config/report-only.js';
+import { GatewayError, GuardError, UsageError } from '../../errors.js';
+import { STATIC_PASSWORD_PATTERN } from '../../gateway/auth.js';
 import { gatewayOptionsFromConfig, serveLimits } from '../../gateway/from-config.js';
 import { createEgressGateway, validateProxy } from '../../gateway/index.js';
 import { redactProxyUrl } from '../../gateway/upstream.js';
@@ -18,7 +20,7 @@ import { ExitCode, type CliIo, type Command } from '../io.js';
 import { serveMetrics } from '../../observability/metrics.js';
 
 const USAGE = `usage: subagent-guard gateway serve --config FILE [--agent NAME] [--listen HOST:PORT]
-                                     [--quota-window DURATION] [--metrics HOST:PORT]
+                                     [--quota-window DURATION] [--metrics HOST:PORT] [--json]
        subagent-guard gateway validate --proxy-url URL [--allowed-url URL] [--timeout DURATION] [--json]
 
 serve     run the egress gateway standalone, e.g. as OpenClaw's proxy.proxyUrl. Each subagent of
@@ -29,7 +31,11 @@ serve     run the egress gateway standalone, e.g. as OpenClaw's proxy.proxyUrl. 
           max_api_calls and max_egress_bytes per window (30s, 15m, 1h, 1d); without it serve
           enforces no api-call or byte quota. Audit records go to the config's audit.path
           (default stderr). --metrics 127.0.0.1:9464 serves Prometheus metrics at /metrics
-          (loopback only). Stops on SIGINT/SIGTERM.
+          (loopback only). --json prints one JSON line per lifecycle event on stdout:
+          {"event":"listening","url","address","agents":[{agent,proxyUrl,...}],...} once every
+          credential is registered, {"event":"closed"} after a clean stop. An agent whose
+          network policy is in report-only mode is named on a "!! NOT ENFORCING" line.
+          Stops on SIGINT (exit 130) or SIGTERM (exit 143) after closing the gateway.
 validate  check that a forward proxy itself refuses a loopback canary, cloud metadata and
           private ranges, and (with --allowed-url) reaches an allowed URL. A check passes only
           on the proxy's own refusal; address checks use the port of --allowed-url (without it
@@ -96,16 +102,37 @@ export function parseQuotaWindow(text: string): number {
   return ms;
 }
 
+/** A static credential from the environment, checked before anything listens (never printed). */
+function staticPassword(io: CliIo, agent: string): string | undefined {
+  const envName = credentialEnvName(agent);
+  const fixed = io.env[envName];
+  if (fixed === undefined || fixed === '') return undefined;
+  if (!STATIC_PASSWORD_PATTERN.test(fixed)) {
+    throw new GatewayError(
+      'SG_GATEWAY_INVALID_OPTIONS',
+      `${envName}, the credential of agent ${JSON.stringify(agent)}, must be 22-256 characters of A-Z a-z 0-9 _ - (at least 128 bits); its value is not shown`,
+      { details: { agent, env: envName } },
+    );
+  }
+  return fixed;
+}
+
+/** One lifecycle event of `serve --json`: a JSON line on stdout. */
+function emit(io: CliIo, event: Record<string, unknown>): void {
+  io.stdout.write(`${JSON.stringify(event)}\n`);
+}
+
 async function serve(argv: readonly string[], io: CliIo): Promise<number> {
   const flags = parseFlags(
     argv,
     ['--config', '--agent', '--listen', '--quota-window', '--metrics'],
-    ['-h', '--help'],
+    ['-h', '--help', '--json'],
   );
   if (flags.has('-h') || flags.has('--help')) {
     io.stdout.write(USAGE);
     return ExitCode.Ok;
   }
+  const json = flags.has('--json');
   const configPath = str(flags, '--config');
   if (configPath === undefined) throw new UsageError(`gateway serve needs --config FILE\n\n${USAGE}`);
   const windowText = str(flags, '--quota-window');
@@ -128,7 +155,10 @@ async function serve(argv: readonly string[], io: CliIo): Promise<number> {
       { details: { agent: parent.name } },
     );
   }
+  // Every credential is checked before anything listens or is printed.
+  const passwords = new Map(agents.map((a) => [a.name, staticPassword(io, a.name)]));
   const listenText = str(flags, '--listen');
+  const listenAt = listenText === undefined ? undefined : parseListen(listenText);
   const metricsText = str(flags, '--metrics');
   const metricsAt =
     metricsText === undefined ? undefined : parseListen(metricsText, '--metrics', '127.0.0.1:9464');
@@ -140,7 +170,7 @@ async function serve(argv: readonly string[], io: CliIo): Promise<number> {
     gw = await createEgressGateway(
       gatewayOptionsFromConfig(config, {
         logger: audit.logger,
-        ...(listenText === undefined ? {} : { listen: parseListen(listenText) }),
+        ...(listenAt === undefined ? {} : { listen: listenAt }),
       }),
     );
   } catch (err) {
@@ -149,43 +179,80 @@ async function serve(argv: readonly string[], io: CliIo): Promise<number> {
     throw err;
   }
   try {
-    io.stdout.write(`egress gateway listening on ${gw.url}\n`);
-    if (metrics !== undefined) io.stdout.write(`metrics: ${metrics.url}\n`);
-    io.stdout.write(
-      windowMs === undefined
-        ? 'quotas: none (max_api_calls and max_egress_bytes are per-run quotas; pass --quota-window 1h to enforce them per window)\n'
-        : `quotas: max_api_calls and max_egress_bytes per ${windowText ?? ''} window\n`,
-    );
-    for (const agent of agents) {
-      const envName = credentialEnvName(agent.name);
-      const fixed = io.env[envName];
-      const cred = gw.register({
-        id: agent.name,
-        agent: agent.name,
-        network: agent.network,
-        limits: serveLimits(agent, windowMs),
-        ...(agent.proxy === undefined ? {} : { upstream: agent.proxy }),
-        ...(fixed === undefined || fixed === '' ? {} : { password: fixed }),
-      });
-      // A minted credential exists nowhere else: print it once so it can be configured.
-      const shown =
-        fixed === undefined || fixed === ''
-          ? cred.proxyUrl
-          : `${redactProxyUrl(cred.proxyUrl)} (password from ${envName})`;
-      io.stdout.write(`proxy for ${agent.name}: ${shown}\n`);
-      if (windowMs !== undefined) {
-        io.stdout.write(
-          `  quota for ${agent.name}: ${agent.constraints.maxApiCalls} requests and ${agent.network.maxEgressBytes} bytes per ${windowText ?? ''}\n`,
+    // Register everyone before saying "listening": a refused agent stops serve with nothing printed.
+    const creds = agents.map((agent) => {
+      const fixed = passwords.get(agent.name);
+      try {
+        const cred = gw.register({
+          id: agent.name,
+          agent: agent.name,
+          network: agent.network,
+          limits: serveLimits(agent, windowMs),
+          ...(agent.proxy === undefined ? {} : { upstream: agent.proxy }),
+          ...(fixed === undefined ? {} : { password: fixed }),
+        });
+        return { agent: agent.name, cred, fixed: fixed !== undefined };
+      } catch (err) {
+        if (!(err instanceof GuardError)) throw err;
+        // The library's message names its own call (`register(id): ...`); say which agent instead.
+        throw new GatewayError(
+          err.code,
+          `agent ${JSON.stringify(agent.name)} in ${configPath}: ${err.message.replace(/^register(?:\([^)]*\))?: /, '')}`,
+          { cause: err, ...(err.details === undefined ? {} : { details: { ...err.details } }) },
         );
       }
+    });
+    // serve enforces only the network policy: that is the part whose report mode matters here.
+    const reporting = new Set(agents.filter((a) => a.network.mode === 'report').map((a) => a.name));
+    const notEnforcing = [...reporting].map((name) => notEnforcingLine(name, ['network']));
+    // A minted credential exists nowhere else: print it once so it can be configured.
+    const proxyFor = (c: (typeof creds)[number]): string =>
+      c.fixed ? redactProxyUrl(c.cred.proxyUrl) : c.cred.proxyUrl;
+    const addr = gw.address;
+    if (json) {
+      for (const line of notEnforcing) io.stderr.write(`${line}\n`);
+      emit(io, {
+        event: 'listening',
+        url: gw.url,
+        address: { host: addr.host, port: addr.port },
+        ...(metrics === undefined ? {} : { metrics: metrics.url }),
+        quotaWindowMs: windowMs ?? null,
+        agents: creds.map((c) => ({
+          agent: c.agent,
+          proxyUrl: proxyFor(c),
+          ...(c.fixed ? { passwordFrom: credentialEnvName(c.agent) } : {}),
+          enforcing: !reporting.has(c.agent),
+        })),
+      });
+    } else {
+      io.stdout.write(`egress gateway listening on ${gw.url}\n`);
+      if (metrics !== undefined) io.stdout.write(`metrics: ${metrics.url}\n`);
+      io.stdout.write(
+        windowMs === undefined
+          ? 'quotas: none (max_api_calls and max_egress_bytes are per-run quotas; pass --quota-window 1h to enforce them per window)\n'
+          : `quotas: max_api_calls and max_egress_bytes per ${windowText ?? ''} window\n`,
+      );
+      for (const c of creds) {
+        const agent = config.agents[c.agent];
+        io.stdout.write(
+          `proxy for ${c.agent}: ${proxyFor(c)}${c.fixed ? ` (password from ${credentialEnvName(c.agent)})` : ''}\n`,
+        );
+        if (windowMs !== undefined && agent !== undefined) {
+          io.stdout.write(
+            `  quota for ${c.agent}: ${agent.constraints.maxApiCalls} requests and ${agent.network.maxEgressBytes} bytes per ${windowText ?? ''}\n`,
+          );
+        }
+      }
+      for (const line of notEnforcing) io.stdout.write(`${line}\n`);
     }
     await io.stopSignal;
-    return ExitCode.Ok;
   } finally {
     await gw.close();
     await audit.close();
     await metrics?.close();
   }
+  if (json) emit(io, { event: 'closed', url: gw.url });
+  return ExitCode.Ok;
 }
 
 /** `500ms`, `5s`, `1m` (or a bare number of seconds) to milliseconds. */

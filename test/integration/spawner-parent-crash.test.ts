@@ -67,8 +67,20 @@ void describe('a SIGKILLed orchestrator leaves no subagent process behind', () =
           level === 'gvisor'
             ? ids.flatMap((id) => processesMatching(`sg-${id.slice(0, 24)}`))
             : processesMatching(MARKER);
+        // "Running" is the spawner's state: the sandbox itself starts a moment later (launches are
+        // spread over loop turns). Each sandbox has several host processes, so where cgroups say
+        // which sandbox a process is in, wait for both sandboxes, not for two processes.
+        const sandboxesUp = (): number =>
+          new Set(
+            sandboxProcessesOf(child.pid ?? -1)
+              .map((p) => p.cgroup.split('.')[0] ?? '')
+              .filter((id) => ids.includes(id)),
+          ).size;
         assert.ok(
-          await eventually(() => spinning().length >= 2, 10_000),
+          await eventually(
+            () => spinning().length >= 2 && (detected.cgroup === null || sandboxesUp() === 2),
+            10_000,
+          ),
           'both subagents are running their endless loop',
         );
         const parkMarker = `/sg-park-${child.pid}-`;

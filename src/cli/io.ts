@@ -6,6 +6,8 @@ export interface CliIo {
   readonly cwd: string;
   /** Resolves when the user asks to stop (SIGINT/SIGTERM); long-running commands await it. */
   readonly stopSignal: Promise<void>;
+  /** Whether stderr is a terminal: progress lines are written there only then (or when asked). */
+  readonly stderrIsTTY?: boolean;
 }
 
 /** Exit codes shared by every command. */
@@ -23,3 +25,16 @@ export const ExitCode = {
 
 /** A subcommand: parses its own argv (after the subcommand name) and returns an exit code. */
 export type Command = (argv: readonly string[], io: CliIo) => Promise<number>;
+
+/**
+ * Progress lines on stderr: on by default when stderr is a terminal and the output is not JSON;
+ * `--progress` forces them (e.g. in CI logs). Stdout stays the command's result only.
+ */
+export function progressWriter(io: CliIo, opts: { json: boolean; forced: boolean }): (msg: string) => void {
+  const on = opts.forced || (!opts.json && io.stderrIsTTY === true);
+  return on
+    ? (msg) => {
+        io.stderr.write(`subagent-guard: ${msg}\n`);
+      }
+    : () => undefined;
+}

@@ -130,6 +130,7 @@ if (isMain()) {
     env: process.env,
     cwd: process.cwd(),
     stopSignal,
+    stderrIsTTY: process.stderr.isTTY,
   };
   main(argv, io).then(
     (code) => {

@@ -204,6 +204,8 @@ export async function validateProxy(opts: {
   proxyUrl: string;
   allowedUrl?: string;
   timeoutMs?: number;
+  /** Called with each check as soon as it is judged (progress output). */
+  onCheck?: (check: ProxyCheck) => void;
 }): Promise<ProxyCheck[]> {
   const proxy = new URL(opts.proxyUrl);
   const timeoutMs = opts.timeoutMs ?? 5000;
@@ -220,7 +222,13 @@ export async function validateProxy(opts: {
         ).toString('base64')}\r\n`;
   const token = randomBytes(16).toString('hex');
   const canary = await startCanary(token, allowedPort);
-  const results: ProxyCheck[] = [];
+  const checks: ProxyCheck[] = [];
+  const results = {
+    push(c: ProxyCheck): void {
+      checks.push(c);
+      opts.onCheck?.(c);
+    },
+  };
   const get = (target: string, host: string): string =>
     `GET ${target} HTTP/1.1\r\nHost: ${host}\r\n${auth}Connection: close\r\n\r\n`;
   const tunnel = (authority: string): string =>
@@ -308,5 +316,5 @@ export async function validateProxy(opts: {
       });
     });
   }
-  return results;
+  return checks;
 }

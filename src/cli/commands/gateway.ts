@@ -16,12 +16,13 @@ import { STATIC_PASSWORD_PATTERN } from '../../gateway/auth.js';
 import { gatewayOptionsFromConfig, serveLimits } from '../../gateway/from-config.js';
 import { createEgressGateway, validateProxy } from '../../gateway/index.js';
 import { redactProxyUrl } from '../../gateway/upstream.js';
-import { ExitCode, type CliIo, type Command } from '../io.js';
+import { ExitCode, progressWriter, type CliIo, type Command } from '../io.js';
 import { serveMetrics } from '../../observability/metrics.js';
 
 const USAGE = `usage: subagent-guard gateway serve --config FILE [--agent NAME] [--listen HOST:PORT]
                                      [--quota-window DURATION] [--metrics HOST:PORT] [--json]
        subagent-guard gateway validate --proxy-url URL [--allowed-url URL] [--timeout DURATION] [--json]
+                                        [--progress]
 
 serve     run the egress gateway standalone, e.g. as OpenClaw's proxy.proxyUrl. Each subagent of
           the config (or only NAME; a parent agent gets no credential) gets a credential: from
@@ -40,7 +41,8 @@ validate  check that a forward proxy itself refuses a loopback canary, cloud met
           private ranges, and (with --allowed-url) reaches an allowed URL. A check passes only
           on the proxy's own refusal; address checks use the port of --allowed-url (without it
           they are reported as not exercised). --timeout (default 5s) bounds each request.
-          Credentials in URLs are redacted in all output.
+          Credentials in URLs are redacted in all output. Progress lines (each check as it is
+          judged) go to stderr when it is a terminal and without --json, or with --progress.
 
 exit codes: 0 ok, 1 a check failed or none passed, 2 usage or I/O error, proxy unreachable,
             silent or asking for credentials (407)
@@ -272,7 +274,7 @@ async function validate(argv: readonly string[], io: CliIo): Promise<number> {
   const flags = parseFlags(
     argv,
     ['--proxy-url', '--allowed-url', '--timeout', '--timeout-ms'],
-    ['--json', '-h', '--help'],
+    ['--json', '--progress', '-h', '--help'],
   );
   if (flags.has('-h') || flags.has('--help')) {
     io.stdout.write(USAGE);
@@ -305,9 +307,14 @@ async function validate(argv: readonly string[], io: CliIo): Promise<number> {
   const timeoutMsText = str(flags, '--timeout-ms');
   let timeoutMs = timeoutText === undefined ? 5000 : parseTimeout(timeoutText);
   if (timeoutMsText !== undefined) timeoutMs = parseTimeout(`${timeoutMsText}ms`);
+  const progress = progressWriter(io, { json: flags.has('--json'), forced: flags.has('--progress') });
+  progress(`validating ${redactProxyUrl(proxyUrl)} (each request bounded by ${timeoutMs} ms)`);
   const checks = await validateProxy({
     proxyUrl,
     timeoutMs,
+    onCheck: (c) => {
+      progress(`${c.result} ${c.name}`);
+    },
     ...(allowedUrl === undefined ? {} : { allowedUrl }),
   });
   const passed = checks.filter((c) => c.result === 'pass').length;

@@ -12,11 +12,11 @@ import type { GuardConfig } from '../../config/types.js';
 import { GuardError, UsageError, errorMessage } from '../../errors.js';
 import { createOrchestrator } from '../../spawner/orchestrator.js';
 import type { IsolationRequest, Outcome, ToolDefinition } from '../../spawner/types.js';
-import { ExitCode, type Command } from '../io.js';
+import { ExitCode, progressWriter, type Command } from '../io.js';
 import { ISOLATION_REQUESTS } from '../../sandbox/types.js';
 
 const USAGE =
-  'usage: subagent-guard run --config F --parent P --agent A --task JSON|@FILE [--tools M] [--entry E] [--isolation L] [--json]';
+  'usage: subagent-guard run --config F --parent P --agent A --task JSON|@FILE [--tools M] [--entry E] [--isolation L] [--json] [--progress]';
 
 const HELP = `${USAGE}
 
@@ -32,6 +32,8 @@ Options:
   --entry E        the program to run instead of the agent's \`entry\`
   --isolation L    auto (default), namespace, bubblewrap, unshare or process
   --json           print the outcome (or an error) as one JSON line on stdout
+  --progress       progress lines on stderr (default: only when stderr is a terminal and
+                   without --json)
   -h, --help       show this help
 
 Output: id, agent, parent, status, output / error / reason, and usage: wall time, calls
@@ -103,6 +105,7 @@ function parse(argv: readonly string[]): {
   tools: string | undefined;
   isolation: IsolationRequest;
   json: boolean;
+  progress: boolean;
 } {
   let values;
   try {
@@ -119,6 +122,7 @@ function parse(argv: readonly string[]): {
         tools: { type: 'string' },
         isolation: { type: 'string', default: 'auto' },
         json: { type: 'boolean', default: false },
+        progress: { type: 'boolean', default: false },
       },
     }));
   } catch (err) {
@@ -140,6 +144,7 @@ function parse(argv: readonly string[]): {
     tools: values.tools,
     isolation,
     json: values.json,
+    progress: values.progress,
   };
 }
 
@@ -243,17 +248,20 @@ export const run: Command = async (argv, io) => {
 
 async function runOnce(argv: readonly string[], io: Parameters<Command>[1]): Promise<number> {
   const args = parse(argv);
+  const progress = progressWriter(io, { json: args.json, forced: args.progress });
   const task = readTask(args.task, io.cwd);
   const tools = args.tools === undefined ? undefined : await loadTools(args.tools, io.cwd);
   const config = await loadConfig(isAbsolute(args.config) ? args.config : resolve(io.cwd, args.config));
   checkAgentName('--parent', args.parent, config);
   checkAgentName('--agent', args.agent, config);
+  progress(`config ${config.source ?? args.config}: ${Object.keys(config.agents).length} agents`);
   // No logger passed: the orchestrator writes the audit log where the config says, and close() flushes it.
   const orchestrator = await createOrchestrator({
     config,
     isolation: args.isolation,
     ...(tools === undefined ? {} : { tools }),
   });
+  progress(`orchestrator ready (isolation ${orchestrator.isolation})`);
   let outcome: Outcome;
   try {
     const handle = orchestrator.spawn({
@@ -264,9 +272,14 @@ async function runOnce(argv: readonly string[], io: Parameters<Command>[1]): Pro
         ? {}
         : { entry: isAbsolute(args.entry) ? args.entry : resolve(io.cwd, args.entry) }),
     });
+    progress(`subagent ${handle.id} (${args.agent}) started; waiting for its outcome`);
     // Ctrl-C cancels the subagent; teardown still runs before we print and exit.
-    void io.stopSignal.then(() => handle.terminate('interrupted by the user'));
+    void io.stopSignal.then(() => {
+      progress(`stopping subagent ${handle.id}`);
+      return handle.terminate('interrupted by the user');
+    });
     outcome = await handle.result;
+    progress(`subagent ${handle.id} ${outcome.status} after ${outcome.usage.wallMs} ms`);
   } finally {
     await orchestrator.close();
   }

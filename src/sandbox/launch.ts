@@ -31,7 +31,7 @@ import { gvisorCapability, hostCapabilities, type HostCapabilities } from './det
 import { RUNSC_TMPDIR, gvisorInnerShim, ociSpec, runscArgs, runscStdinShim, writeBundle } from './gvisor.js';
 import { OutputDrain } from './output.js';
 import {
-  agentReadPathsAsync,
+  agentReadPaths,
   assertSafePermissionPath,
   runtimeBootstrapPath,
   runtimeLinks,
@@ -293,7 +293,7 @@ export async function launch(spec: LaunchSpec, park?: LaunchPark): Promise<Local
   const caps = await hostCapabilities();
   const runsc = spec.level === 'gvisor' ? (await gvisorCapability()).runsc : null;
   validate(spec, caps, runsc);
-  const agentPaths = await agentReadPathsAsync(spec.entry, {
+  const agentPaths = await agentReadPaths(spec.entry, {
     ...(spec.readGrants === undefined ? {} : { grants: spec.readGrants }),
     ...(spec.protectedPaths === undefined ? {} : { protectedPaths: spec.protectedPaths }),
   });

@@ -5,11 +5,9 @@
 import {
   existsSync,
   lstatSync,
-  readdirSync,
   readFileSync,
   readlinkSync,
   realpathSync,
-  statSync,
 } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -201,48 +199,11 @@ function refuse(grant: string, why: string, path: string): never {
  * Refuses a read grant (file or directory, realpath) that would expose a protected file (the
  * config, the audit log), a secret by name ({@link SECRET_NAME}) or, through a symlink, anything
  * outside the grant. `node_modules` directories are not descended into (package code); the walk
- * is bounded.
+ * is bounded and runs on libuv's thread pool, so a large grant does not block the event loop.
  *
  * @throws SpawnerError `SG_SANDBOX_READ_GRANT`
  */
-export function assertSafeGrant(grant: string, protectedPaths: readonly string[]): void {
-  for (const p of protectedPaths) {
-    const real = realish(p);
-    if (inside(real, grant)) refuse(grant, 'contains a protected file', real);
-  }
-  if (SECRET_NAME.test(basename(grant))) refuse(grant, 'is a secret file', grant);
-  if (!statSync(grant).isDirectory()) return;
-  const stack = [grant];
-  let seen = 0;
-  for (let dir = stack.pop(); dir !== undefined; dir = stack.pop()) {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      if (++seen > MAX_GRANT_ENTRIES) {
-        refuse(grant, `holds more than ${MAX_GRANT_ENTRIES} entries to check`, dir);
-      }
-      const full = join(dir, e.name);
-      if (SECRET_NAME.test(e.name)) refuse(grant, 'contains a secret file', full);
-      if (e.isSymbolicLink()) {
-        let target: string;
-        try {
-          target = realpathSync(full);
-        } catch {
-          continue; // dangling: leads nowhere
-        }
-        if (!inside(target, grant)) refuse(grant, `holds a symlink to ${target}, outside it`, full);
-      } else if (e.isDirectory() && e.name !== 'node_modules') {
-        stack.push(full);
-      }
-    }
-  }
-}
-
-/**
- * {@link assertSafeGrant} with the walk on libuv's thread pool: the same checks in the same
- * order, without blocking the event loop for a large grant (the launcher's path, per spawn).
- *
- * @throws SpawnerError `SG_SANDBOX_READ_GRANT`
- */
-export async function assertSafeGrantAsync(grant: string, protectedPaths: readonly string[]): Promise<void> {
+export async function assertSafeGrant(grant: string, protectedPaths: readonly string[]): Promise<void> {
   for (const p of protectedPaths) {
     const real = realish(p);
     if (inside(real, grant)) refuse(grant, 'contains a protected file', real);
@@ -288,36 +249,7 @@ export interface AgentReadOptions {
  *
  * @throws SpawnerError `SG_SANDBOX_ENTRY` for a bad entry, `SG_SANDBOX_READ_GRANT` for an unsafe grant.
  */
-export function agentReadPaths(entry: string, opts: AgentReadOptions = {}): string[] {
-  const dir = entryReadDir(entry);
-  const protectedPaths = opts.protectedPaths ?? [];
-  const out = [dir];
-  for (const g of opts.grants ?? []) {
-    let real: string;
-    try {
-      real = realpathSync(g);
-    } catch (err) {
-      throw new SpawnerError('SG_SANDBOX_READ_GRANT', `read grant ${g} does not exist`, { cause: err });
-    }
-    if (real === '/') refuse(g, 'is the whole filesystem', real);
-    out.push(real);
-  }
-  for (const g of out) assertSafeGrant(g, protectedPaths);
-  const pkg = findPackageDir(dir);
-  if (pkg !== undefined && !inside(pkg, dir)) {
-    const pj = realpathSync(join(pkg, 'package.json'));
-    if (!protectedPaths.some((p) => realish(p) === pj) && lstatSync(pj).isFile()) out.push(pj);
-  }
-  return [...new Set(out)];
-}
-
-/**
- * {@link agentReadPaths} with the grant walks off the event loop ({@link assertSafeGrantAsync}):
- * the same result and the same refusals.
- *
- * @throws SpawnerError `SG_SANDBOX_ENTRY` for a bad entry, `SG_SANDBOX_READ_GRANT` for an unsafe grant.
- */
-export async function agentReadPathsAsync(entry: string, opts: AgentReadOptions = {}): Promise<string[]> {
+export async function agentReadPaths(entry: string, opts: AgentReadOptions = {}): Promise<string[]> {
   const dir = entryReadDir(entry);
   const protectedPaths = opts.protectedPaths ?? [];
   const out = [dir];
@@ -331,7 +263,7 @@ export async function agentReadPathsAsync(entry: string, opts: AgentReadOptions 
     if (real === '/') refuse(g, 'is the whole filesystem', real);
     out.push(real);
   }
-  for (const g of out) await assertSafeGrantAsync(g, protectedPaths);
+  for (const g of out) await assertSafeGrant(g, protectedPaths);
   const pkg = findPackageDir(dir);
   if (pkg !== undefined && !inside(pkg, dir)) {
     const pj = realpathSync(join(pkg, 'package.json'));
@@ -371,7 +303,7 @@ export type AgentReads =
  * The read grants of every agent with an entry, as the launcher would compute them (runtime
  * paths included), or the refusal the launcher would raise.
  */
-export function configReadGrants(config: GuardConfig): Record<string, AgentReads> {
+export async function configReadGrants(config: GuardConfig): Promise<Record<string, AgentReads>> {
   const protectedPaths = configProtectedPaths(config);
   const out: Record<string, AgentReads> = {};
   for (const [name, agent] of Object.entries(config.agents)) {
@@ -381,7 +313,7 @@ export function configReadGrants(config: GuardConfig): Record<string, AgentReads
         paths: [
           ...new Set([
             ...runtimeReadPaths(),
-            ...agentReadPaths(agent.entry, { protectedPaths, grants: agent.readPaths ?? [] }),
+            ...(await agentReadPaths(agent.entry, { protectedPaths, grants: agent.readPaths ?? [] })),
             ...runtimeLinks(entryReadDir(agent.entry)).map((l) => l.link),
           ]),
         ],

@@ -127,7 +127,7 @@ export const check: Command = async (argv, io) => {
     const config = parseConfig(doc.value, { source: doc.source, baseDir: doc.baseDir });
     // What each agent may read, as the launcher computes it; a refused grant fails the check,
     // since every spawn of that agent would fail with the same error.
-    const reads = configReadGrants(config);
+    const reads = await configReadGrants(config);
     const refused = Object.entries(reads).filter(([, r]) => 'error' in r);
     const problems: ConfigIssue[] = [
       ...refused.map(([name, r]) => ({

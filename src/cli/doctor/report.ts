@@ -188,7 +188,7 @@ export async function buildDoctorReport(opts: DoctorOptions): Promise<DoctorRepo
 
   let config: DoctorReport['config'] = null;
   if (opts.config !== undefined) {
-    const agents = configAgents(opts.config, chosen, caps.node, enforcement);
+    const agents = await configAgents(opts.config, chosen, caps.node, enforcement);
     config = { source: opts.config.source ?? '(inline)', agents };
     for (const a of agents) {
       const where = `agents/${a.name}`;
@@ -265,13 +265,13 @@ function wouldRead(entry: string | undefined, grants: readonly string[]): string
   return out;
 }
 
-function configAgents(
+async function configAgents(
   config: GuardConfig,
   level: IsolationLevel | null,
   node: string,
   memoryEnforcement: MemoryEnforcement,
-): DoctorAgent[] {
-  const grants = configReadGrants(config);
+): Promise<DoctorAgent[]> {
+  const grants = await configReadGrants(config);
   // The runtime paths are shared by every agent: scan each root once.
   const scans = new Map<string, SecretScan>();
   const scan = (root: string): SecretScan => {

@@ -2,13 +2,7 @@
  * Where things are: the compiled runtime, the packages it needs, the user entry's own directory and explicit grants.
  * These become the only `--allow-fs-read` paths and (under bubblewrap) the only read-only binds.
  */
-import {
-  existsSync,
-  lstatSync,
-  readFileSync,
-  readlinkSync,
-  realpathSync,
-} from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';

@@ -1,3 +1,5 @@
+import { GuardError, errorMessage } from '../errors.js';
+
 /** What a CLI command may touch: its arguments, its output streams, its environment. */
 export interface CliIo {
   readonly stdout: { write(chunk: string): unknown };
@@ -25,6 +27,31 @@ export const ExitCode = {
 
 /** A subcommand: parses its own argv (after the subcommand name) and returns an exit code. */
 export type Command = (argv: readonly string[], io: CliIo) => Promise<number>;
+
+/**
+ * A command with `--help` and `--json`: prints `help` on -h/--help, otherwise runs `once`; when
+ * `once` throws and `--json` was given, stdout still gets one JSON object
+ * (`{"status":"error","error":{code,message}}`) before the error goes on to stderr as usual.
+ */
+export function withJsonErrors(help: string, once: Command): Command {
+  return async (argv, io) => {
+    if (argv.includes('-h') || argv.includes('--help')) {
+      io.stdout.write(help);
+      return ExitCode.Ok;
+    }
+    try {
+      return await once(argv, io);
+    } catch (err) {
+      if (argv.includes('--json')) {
+        const code = err instanceof GuardError ? err.code : 'SG_INTERNAL';
+        io.stdout.write(
+          `${JSON.stringify({ status: 'error', error: { code, message: errorMessage(err) } })}\n`,
+        );
+      }
+      throw err;
+    }
+  };
+}
 
 /**
  * Progress lines on stderr: on by default when stderr is a terminal and the output is not JSON;

@@ -9,10 +9,10 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/index.js';
 import type { GuardConfig } from '../../config/types.js';
-import { GuardError, UsageError, errorMessage } from '../../errors.js';
+import { UsageError, errorMessage } from '../../errors.js';
 import { createOrchestrator } from '../../spawner/orchestrator.js';
 import type { IsolationRequest, Outcome, ToolDefinition } from '../../spawner/types.js';
-import { ExitCode, progressWriter, type Command } from '../io.js';
+import { ExitCode, progressWriter, withJsonErrors, type Command } from '../io.js';
 import { ISOLATION_REQUESTS } from '../../sandbox/types.js';
 
 const USAGE =
@@ -227,24 +227,7 @@ function checkAgentName(flag: string, name: string, config: GuardConfig): void {
 }
 
 /** The `run` command. */
-export const run: Command = async (argv, io) => {
-  if (argv.includes('-h') || argv.includes('--help')) {
-    io.stdout.write(HELP);
-    return ExitCode.Ok;
-  }
-  try {
-    return await runOnce(argv, io);
-  } catch (err) {
-    // --json promises one JSON line on stdout whatever happens; the message also goes to stderr.
-    if (argv.includes('--json')) {
-      const code = err instanceof GuardError ? err.code : 'SG_INTERNAL';
-      io.stdout.write(
-        `${JSON.stringify({ status: 'error', error: { code, message: errorMessage(err) } })}\n`,
-      );
-    }
-    throw err;
-  }
-};
+export const run: Command = withJsonErrors(HELP, (argv, io) => runOnce(argv, io));
 
 async function runOnce(argv: readonly string[], io: Parameters<Command>[1]): Promise<number> {
   const args = parse(argv);

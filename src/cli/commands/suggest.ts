@@ -12,8 +12,8 @@ import { analyzeAuditLog, type AuditAnalysis } from '../../audit/suggest.js';
 import { buildSuggestion, type ListDiff, type Suggestion } from '../../audit/suggestion.js';
 import { loadConfig } from '../../config/index.js';
 import type { AgentConfig, GuardConfig } from '../../config/types.js';
-import { GuardError, UsageError, errorMessage } from '../../errors.js';
-import { ExitCode, type CliIo, type Command } from '../io.js';
+import { UsageError, errorMessage } from '../../errors.js';
+import { ExitCode, withJsonErrors, type CliIo, type Command } from '../io.js';
 import { closestName } from './run.js';
 
 const USAGE =
@@ -228,24 +228,7 @@ function unknownAgent(agent: string, a: AuditAnalysis, config: GuardConfig | und
 }
 
 /** The `suggest` command. */
-export const suggest: Command = async (argv, io) => {
-  if (argv.includes('-h') || argv.includes('--help')) {
-    io.stdout.write(HELP);
-    return ExitCode.Ok;
-  }
-  try {
-    return await suggestOnce(argv, io);
-  } catch (err) {
-    // --json promises one JSON object on stdout whatever happens; the message also goes to stderr.
-    if (argv.includes('--json')) {
-      const code = err instanceof GuardError ? err.code : 'SG_INTERNAL';
-      io.stdout.write(
-        `${JSON.stringify({ status: 'error', error: { code, message: errorMessage(err) } })}\n`,
-      );
-    }
-    throw err;
-  }
-};
+export const suggest: Command = withJsonErrors(HELP, (argv, io) => suggestOnce(argv, io));
 
 async function suggestOnce(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parse(argv);
